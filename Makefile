@@ -1,0 +1,80 @@
+# Mitra — developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Demo configuration, overridable by a local .env (never committed).
+include .env.example
+-include .env
+export
+
+PY310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null || echo /root/.pyenv)/versions/3.10.*/bin/python3.10))
+PY311 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null || echo /root/.pyenv)/versions/3.11.*/bin/python3.11) $(shell command -v python3.11) $(shell command -v python3))
+# uv from PATH, or the module pip installed (a fresh pyenv has no shim for it yet)
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RASA := .venv/bin/rasa
+RASA_ARGS := --domain bot/domain.yml
+PARTNER ?= 6281200000001
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup uv db train validate run shell test test-backend test-python test-bot \
+        report lint bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+setup: uv ## create both Python environments (root: Rasa 3.6 on 3.10; loyalty_backend: 3.11)
+	$(UV) sync --frozen --python $(PY310)
+	cd loyalty_backend && $(UV) sync --frozen --python $(PY311)
+	@mkdir -p var
+
+db: setup ## migrate the backend database and load the demo data (idempotent)
+	cd loyalty_backend && .venv/bin/alembic upgrade head && .venv/bin/python -m app.initial_data
+
+train: setup ## train the model (skipped by Rasa when data and config are unchanged)
+	$(RASA) train $(RASA_ARGS) --data bot/data --config config.yml --out models
+
+validate: setup ## check domain, stories, rules and NLU data for conflicts
+	$(RASA) data validate $(RASA_ARGS) --data bot/data --config config.yml --fail-on-warnings
+
+run: db train ## set everything up and start backend, actions, Rasa and the WhatsApp sandbox
+	scripts/run_all.sh
+
+shell: db train ## chat in the terminal as a partner (PARTNER=6281200000001 by default)
+	scripts/run_all.sh --shell $(PARTNER)
+
+test: setup lint validate train test-backend test-python test-bot ## run every test
+	@echo "All tests passed."
+
+test-backend: setup ## backend tests on SQLite and PostgreSQL
+	cd loyalty_backend && .venv/bin/pytest -q
+
+test-python: setup ## connector, sandbox, action and end-to-end tests
+	.venv/bin/pytest -q
+
+test-bot: train ## test conversations (both languages) and held-out NLU evaluation (macro-F1 >= 0.90)
+	$(RASA) test core $(RASA_ARGS) --stories tests/stories -m models --out var/results/core \
+	  --fail-on-prediction-errors --no-plot
+	$(RASA) test nlu $(RASA_ARGS) --nlu tests/nlu/holdout.yml -m models --out var/results/nlu \
+	  --no-plot
+	.venv/bin/python scripts/nlu_report.py var/results/nlu --min-f1 0.90
+
+report: train ## per-intent F1 and the confusions, for designers
+	$(RASA) test nlu $(RASA_ARGS) --nlu tests/nlu/holdout.yml -m models --out var/results/nlu \
+	  --no-plot >/dev/null
+	.venv/bin/python scripts/nlu_report.py var/results/nlu --details
+
+lint: setup ## ruff on both projects
+	.venv/bin/ruff check actions connectors sandbox tests scripts bench
+	cd loyalty_backend && .venv/bin/ruff check .
+
+bench: db train ## all benchmarks (see bench/README.md)
+	bench/run_all.sh
+
+clean: ## remove trained models, results and local databases
+	rm -rf models var .rasa loyalty_backend/mitra.db

@@ -1,0 +1,69 @@
+"""Session start and greeting: load who the sender is and which language they use."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backend_client import BackendClient, BackendUnavailable, PartnerNotFound, get_client
+from actions.base import PartnerAction
+from actions.formatting import normalise_language
+from actions.logging_utils import log_event, mask_id
+
+logger = logging.getLogger(__name__)
+
+CARRIED_SLOTS = ("language", "partner_name", "is_registered")
+
+
+def partner_slots(partner: dict[str, Any]) -> list[EventType]:
+    return [
+        SlotSet("language", normalise_language(partner.get("language"))),
+        SlotSet("partner_name", partner.get("name")),
+        SlotSet("is_registered", True),
+    ]
+
+
+class ActionSessionStart(Action):
+    """Start a session with the partner's stored language (Indonesian by default)."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        # Keep what the last session knew, in case the backend cannot be reached now.
+        events += [
+            SlotSet(name, tracker.get_slot(name))
+            for name in CARRIED_SLOTS
+            if tracker.get_slot(name) is not None
+        ]
+        try:
+            events += partner_slots(get_client().get_partner(tracker.sender_id))
+        except PartnerNotFound:
+            events.append(SlotSet("is_registered", False))
+        except BackendUnavailable:
+            log_event(logger, logging.WARNING, "session.partner_unavailable",
+                      sender=mask_id(tracker.sender_id))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionGreet(PartnerAction):
+    """Greet partners by name; strangers learn what Mitra is and how to join."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    def run_for_partner(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, client: BackendClient,
+        language: str,
+    ) -> list[EventType]:
+        partner = client.get_partner(tracker.sender_id)
+        dispatcher.utter_message(response="utter_greet_partner", name=partner["name"].split()[0])
+        return [SlotSet("partner_name", partner["name"]), SlotSet("is_registered", True)]

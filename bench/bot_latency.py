@@ -1,0 +1,96 @@
+"""Bot speed: message→reply through Rasa's REST channel (with the action server and the
+backend running), NLU parse latency, and training time.
+
+    .venv/bin/python -m bench.bot_latency [--messages 200] [--train]
+
+Starts its own backend (SQLite, demo seed), action server and Rasa on free ports with the
+model in models/ (run `make train` first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from bench.common import percentile
+from tests.support.processes import (
+    RASA_AUTH_TOKEN,
+    ROOT,
+    VENV_BIN,
+    base_env,
+    running,
+    start_action_server,
+    start_backend,
+    start_rasa,
+    write_endpoints,
+)
+
+PARTNERS = ["6281200000001", "6281200000002", "6281200000003", "6281200000004"]
+MESSAGES = ["cek poin dong", "my points?", "level aku apa", "riwayat poin bulan ini",
+            "poin yg mau hangus kapan", "halo min", "menu"]
+
+
+def measure_training() -> float:
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        subprocess.run(
+            [str(VENV_BIN / "rasa"), "train", "--domain", "bot/domain.yml", "--data", "bot/data",
+             "--config", "config.yml", "--out", out, "--force"],
+            cwd=ROOT, env=base_env(), check=True, capture_output=True,
+        )
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--train", action="store_true", help="also time a full training")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log_dir = Path(tmp)
+        backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
+        actions = start_action_server(log_dir, backend.url)
+        endpoints = write_endpoints(
+            log_dir / "endpoints.yml", actions.url,
+            f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+        )
+        rasa = start_rasa(log_dir, endpoints, graph_url="http://127.0.0.1:9")
+        with running(backend, actions, rasa):
+            session = requests.Session()
+            reply_ms: list[float] = []
+            for index in range(args.messages):
+                sender = PARTNERS[index % len(PARTNERS)]
+                started = time.perf_counter()
+                response = session.post(
+                    f"{rasa.url}/webhooks/rest/webhook",
+                    json={"sender": sender, "message": MESSAGES[index % len(MESSAGES)]},
+                    timeout=30,
+                )
+                reply_ms.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200 and response.json(), response.text
+            parse_ms: list[float] = []
+            for index in range(args.messages):
+                started = time.perf_counter()
+                response = session.post(
+                    f"{rasa.url}/model/parse?token={RASA_AUTH_TOKEN}",
+                    json={"text": MESSAGES[index % len(MESSAGES)]}, timeout=30,
+                )
+                parse_ms.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+    print(f"REST message→reply (sequential, {args.messages} msgs, 4 partners): "
+          f"median={statistics.median(reply_ms):.1f} ms p95={percentile(reply_ms, 95):.1f} ms")
+    print(f"NLU parse (/model/parse, {args.messages} msgs): "
+          f"median={statistics.median(parse_ms):.1f} ms p95={percentile(parse_ms, 95):.1f} ms")
+    if args.train:
+        print(f"Full training (rasa train --force): {measure_training():.1f} s")
+
+
+if __name__ == "__main__":
+    main()

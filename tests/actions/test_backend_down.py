@@ -1,0 +1,96 @@
+"""When the backend is down, slow or failing, partners get an apology, nothing crashes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import backend_client
+from actions.language import ActionChangeLanguage
+from actions.points import (
+    ActionCheckBalance,
+    ActionExpiringPoints,
+    ActionPointsHistory,
+    ActionTierStatus,
+)
+from actions.session import ActionGreet, ActionSessionStart
+from tests.actions.conftest import BUDI, make_tracker
+from tests.support.processes import free_port
+
+PARTNER_ACTIONS = [
+    ActionCheckBalance, ActionTierStatus, ActionPointsHistory, ActionExpiringPoints, ActionGreet,
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    mode = "500"
+
+    def _answer(self) -> None:
+        if self.mode == "slow":
+            time.sleep(1.5)
+        status = 500 if self.mode == "500" else 200
+        body = b'{"detail": "boom"}' if self.mode != "garbage" else b"<html>oops"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = _answer
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture()
+def broken_backend(request, monkeypatch) -> Iterator[None]:
+    mode = request.param
+    if mode == "down":
+        monkeypatch.setenv("BACKEND_URL", f"http://127.0.0.1:{free_port()}")
+        server = None
+    else:
+        handler = type("Handler", (_Handler,), {"mode": mode})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        monkeypatch.setenv("BACKEND_URL", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("BACKEND_READ_TIMEOUT", "0.5")
+    backend_client.reset_client()
+    yield
+    backend_client.reset_client()
+    if server:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("broken_backend", ["down", "500", "slow", "garbage"], indirect=True)
+@pytest.mark.parametrize("action_class", PARTNER_ACTIONS)
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_partner_actions_apologise(broken_backend, action_class, language, caplog):
+    dispatcher = CollectingDispatcher()
+    with caplog.at_level(logging.ERROR):
+        events = action_class().run(dispatcher, make_tracker(BUDI, "check_balance", language), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_backend_error"]
+    assert events == []
+    assert any("backend." in record.getMessage() for record in caplog.records)
+    assert all(BUDI not in record.getMessage() for record in caplog.records)  # masked
+
+
+@pytest.mark.parametrize("broken_backend", ["down", "slow"], indirect=True)
+def test_session_start_keeps_the_previous_language(broken_backend):
+    tracker = make_tracker(BUDI, "greet", language="en")
+    events = ActionSessionStart().run(CollectingDispatcher(), tracker, {})
+    assert SlotSet("language", "en") in events
+
+
+@pytest.mark.parametrize("broken_backend", ["down"], indirect=True)
+def test_language_switch_still_applies_to_the_conversation(broken_backend):
+    tracker = make_tracker(BUDI, "change_language", entities=[{"entity": "language", "value": "en"}])
+    assert ActionChangeLanguage().run(CollectingDispatcher(), tracker, {}) == [
+        SlotSet("language", "en")
+    ]

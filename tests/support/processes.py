@@ -1,0 +1,188 @@
+"""Start the real Mitra processes for tests, each on a free port, and stop them after.
+
+Every process writes its log to the test's tmp dir; on a failed start the tail of that
+log is in the exception so CI output says why.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BACKEND_DIR = ROOT / "loyalty_backend"
+BACKEND_BIN = BACKEND_DIR / ".venv" / "bin"
+VENV_BIN = ROOT / ".venv" / "bin"
+SERVICE_TOKEN = "test-service-token"
+RASA_AUTH_TOKEN = "test-rasa-token"
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+ACCESS_TOKEN = "test-access-token"
+PHONE_NUMBER_ID = "100000000000001"
+API_VERSION = "v21.0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Process:
+    name: str
+    url: str
+    popen: subprocess.Popen
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=str(ROOT),
+        SERVICE_TOKEN=SERVICE_TOKEN,
+        WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
+        WHATSAPP_API_VERSION=API_VERSION,
+    )
+    env.update(extra)
+    return env
+
+
+def spawn(
+    name: str, args: list[str], log_dir: Path, env: dict[str, str], cwd: Path = ROOT,
+    health_url: str | None = None, url: str = "", timeout: float = 60.0,
+) -> Process:
+    log = log_dir / f"{name}.log"
+    popen = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    process = Process(name=name, url=url, popen=popen, log=log)
+    if health_url:
+        deadline = time.monotonic() + timeout
+        while True:
+            if popen.poll() is not None:
+                raise RuntimeError(f"{name} exited with {popen.returncode}:\n{process.tail()}")
+            try:
+                if requests.get(health_url, timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                process.stop()
+                raise RuntimeError(f"{name} not ready after {timeout}s:\n{process.tail()}")
+            time.sleep(0.3)
+    return process
+
+
+def prepare_backend_db(database_url: str, log_dir: Path) -> None:
+    """Migrate and seed a backend database with the demo data."""
+    env = base_env(DATABASE_URL=database_url)
+    for step in (["alembic", "upgrade", "head"], ["python", "-m", "app.initial_data"]):
+        result = subprocess.run(
+            [str(BACKEND_BIN / step[0]), *step[1:]], cwd=BACKEND_DIR, env=env,
+            capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode:
+            raise RuntimeError(f"{' '.join(step)} failed:\n{result.stdout}\n{result.stderr}")
+    (log_dir / "db-ready").write_text(database_url)
+
+
+def start_backend(log_dir: Path, database_url: str) -> Process:
+    prepare_backend_db(database_url, log_dir)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return spawn(
+        "backend",
+        [str(BACKEND_BIN / "uvicorn"), "app.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        log_dir, base_env(DATABASE_URL=database_url), cwd=BACKEND_DIR,
+        health_url=f"{url}/health", url=url,
+    )
+
+
+def start_action_server(log_dir: Path, backend_url: str) -> Process:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return spawn(
+        "actions",
+        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
+        log_dir, base_env(BACKEND_URL=backend_url), health_url=f"{url}/health", url=url,
+        timeout=90,
+    )
+
+
+def start_sandbox(log_dir: Path, webhook_url: str, name: str = "sandbox") -> Process:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = base_env(SANDBOX_WEBHOOK_URL=webhook_url, SANDBOX_PUBLIC_URL=url)
+    return spawn(
+        name, [str(VENV_BIN / "python"), "-m", "sandbox", "--port", str(port)],
+        log_dir, env, health_url=f"{url}/sandbox/partners", url=url,
+    )
+
+
+def write_endpoints(
+    path: Path, action_url: str, tracker_store: str, lock_store: str = "  type: in_memory\n"
+) -> Path:
+    path.write_text(
+        f"action_endpoint:\n  url: \"{action_url}/webhook\"\n"
+        f"tracker_store:\n{tracker_store}"
+        f"lock_store:\n{lock_store}"
+    )
+    return path
+
+
+def start_rasa(
+    log_dir: Path, endpoints: Path, graph_url: str, name: str = "rasa",
+    extra_env: dict[str, str] | None = None,
+) -> Process:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = base_env(WHATSAPP_API_BASE_URL=graph_url, **(extra_env or {}))
+    return spawn(
+        name,
+        [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", RASA_AUTH_TOKEN,
+         "-m", str(ROOT / "models"), "--endpoints", str(endpoints),
+         "--credentials", str(ROOT / "credentials.yml"), "--port", str(port)],
+        log_dir, env, health_url=f"{url}/status?token={RASA_AUTH_TOKEN}", url=url,
+        timeout=240,
+    )
+
+
+@contextmanager
+def running(*processes: Process) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
