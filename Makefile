@@ -39,8 +39,9 @@ db: setup ## migrate the backend database and load the demo data (idempotent)
 train: setup ## train the model (skipped by Rasa when data and config are unchanged)
 	$(RASA) train $(RASA_ARGS) --data bot/data --config config.yml --out models
 
-validate: setup ## check domain, stories, rules and NLU data for conflicts
+validate: setup ## check domain, stories, rules and NLU data (and that every response is bilingual)
 	$(RASA) data validate $(RASA_ARGS) --data bot/data --config config.yml --fail-on-warnings
+	.venv/bin/python scripts/check_bot.py
 
 run: db train ## set everything up and start backend, actions, Rasa and the WhatsApp sandbox
 	scripts/run_all.sh

@@ -1,0 +1,185 @@
+"""WhatsApp connector benchmarks.
+
+    .venv/bin/python -m bench.whatsapp_bench ack        # webhook ack vs REST channel
+    .venv/bin/python -m bench.whatsapp_bench roundtrip  # message in → message out
+
+`ack`: signed webhook POSTs at 200 requests/s for 30 s against the WhatsApp webhook,
+then the same load against Rasa's built-in REST channel (which answers only after the
+turn), in the same run; prints p50/p99 of each.
+`roundtrip`: 20 messages/s across 100 partners through the sandbox; the latency is from
+the webhook POST to the reply recorded by the sandbox's Graph API; prints p50/p95.
+
+Starts its own backend, action server, sandbox and Rasa (model from `make train`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+import requests
+
+from bench.common import open_loop, summary
+from tests.support.processes import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    free_port,
+    running,
+    start_action_server,
+    start_backend,
+    start_rasa,
+    start_sandbox,
+    write_endpoints,
+)
+
+WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
+FIXTURES = [f"62812000000{n:02d}" for n in range(1, 6)]
+
+
+def partner_ids(count: int) -> list[str]:
+    """The five demo partners plus senders that are not partners (answered too)."""
+    return FIXTURES + [f"62877{n:08d}" for n in range(count - len(FIXTURES))]
+
+
+def text_webhook(wa_id: str, text: str) -> tuple[bytes, str]:
+    """A Cloud API text-message webhook body and its X-Hub-Signature-256."""
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "628000", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Bench"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": f"wamid.{uuid.uuid4().hex}",
+                          "timestamp": str(int(time.time())), "type": "text",
+                          "text": {"body": text}}],
+        }}]}],
+    }
+    raw = json.dumps(body).encode()
+    digest = hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, f"sha256={digest}"
+
+
+def start_stack(log_dir: Path, statuses: bool):
+    backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
+    actions = start_action_server(log_dir, backend.url)
+    rasa_port = free_port()
+    sandbox = start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
+    if not statuses:
+        requests.post(f"{sandbox.url}/sandbox/settings", json={"statuses": False}, timeout=5)
+    endpoints = write_endpoints(
+        log_dir / "endpoints.yml", actions.url,
+        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+    )
+    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port)
+    return backend, actions, sandbox, rasa
+
+
+def sandbox_count(sandbox_url: str) -> int:
+    body = requests.get(f"{sandbox_url}/sandbox/messages", timeout=30).json()
+    return len(body["messages"] if isinstance(body, dict) else body)
+
+
+def wait_until_drained(sandbox_url: str, quiet_seconds: float = 5.0) -> None:
+    """Wait until the sandbox has seen no new bot message for a few seconds."""
+    last, since = -1, time.monotonic()
+    while time.monotonic() - since < quiet_seconds:
+        count = sandbox_count(sandbox_url)
+        if count != last:
+            last, since = count, time.monotonic()
+        time.sleep(1)
+
+
+async def bench_ack(rasa_url: str, rate: float, duration: float) -> str:
+    senders = partner_ids(100)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async def whatsapp(index: int) -> bool:
+            raw, signature = text_webhook(senders[index % len(senders)], "cek poin dong")
+            async with session.post(
+                rasa_url + WEBHOOK_PATH, data=raw,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+            ) as response:
+                return response.status == 200
+
+        result = await open_loop(whatsapp, rate, duration)
+        return summary(f"WhatsApp webhook ack ({rate:.0f}/s, {duration:.0f}s)", *result)
+
+
+async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
+    senders = partner_ids(100)
+    timeout = aiohttp.ClientTimeout(total=900)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async def rest(index: int) -> bool:
+            async with session.post(
+                rasa_url + "/webhooks/rest/webhook",
+                json={"sender": f"rest-{senders[index % len(senders)]}",
+                      "message": "cek poin dong"},
+            ) as response:
+                return response.status == 200 and bool(await response.json())
+
+        result = await open_loop(rest, rate, duration)
+        return summary(f"REST channel reply ({rate:.0f}/s, {duration:.0f}s)", *result)
+
+
+async def bench_roundtrip(sandbox_url: str, rate: float, duration: float) -> str:
+    """Each partner's k-th message is matched with the k-th reply it receives ("level aku
+    apa" gets exactly one reply, partner or not)."""
+    senders = partner_ids(100)
+    sent_at: dict[str, list[float]] = {wa_id: [] for wa_id in senders}
+    async with aiohttp.ClientSession() as session:
+        async def send(index: int) -> bool:
+            wa_id = senders[index % len(senders)]
+            sent_at[wa_id].append(time.time())
+            async with session.post(
+                f"{sandbox_url}/sandbox/inbound", json={"from": wa_id, "text": "level aku apa"}
+            ) as response:
+                return response.status == 200
+
+        await open_loop(send, rate, duration)
+    await asyncio.sleep(10)
+    latencies: list[float] = []
+    missing = 0
+    for wa_id, starts in sent_at.items():
+        body = requests.get(f"{sandbox_url}/sandbox/messages", params={"to": wa_id},
+                            timeout=10).json()
+        records = body["messages"] if isinstance(body, dict) else body
+        replies = [datetime.fromisoformat(r["received_at"]).timestamp() for r in records]
+        missing += max(0, len(starts) - len(replies))
+        latencies += [(reply - sent) * 1000 for sent, reply in zip(starts, replies, strict=False)]
+    total = sum(len(starts) for starts in sent_at.values())
+    return summary(f"message in → out ({rate:.0f}/s, {total} msgs, 100 partners)",
+                   latencies, missing, duration)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("which", choices=["ack", "roundtrip"])
+    parser.add_argument("--rate", type=float)
+    parser.add_argument("--duration", type=float)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = start_stack(Path(tmp), statuses=args.which == "roundtrip")
+        _, _, sandbox, rasa = stack
+        with running(*stack):
+            if args.which == "ack":
+                rate, duration = args.rate or 200, args.duration or 30
+                print(asyncio.run(bench_ack(rasa.url, rate, duration)), flush=True)
+                print("waiting for the WhatsApp backlog to drain before the REST run…",
+                      flush=True)
+                wait_until_drained(sandbox.url)
+                print(asyncio.run(bench_rest(rasa.url, rate, duration)))
+            else:
+                rate, duration = args.rate or 20, args.duration or 30
+                print(asyncio.run(bench_roundtrip(sandbox.url, rate, duration)))
+
+
+if __name__ == "__main__":
+    main()
