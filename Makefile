@@ -59,7 +59,7 @@ test-python: setup ## connector, sandbox, action and end-to-end tests
 	.venv/bin/pytest -q
 
 test-bot: train ## test conversations (both languages) and held-out NLU evaluation (macro-F1 >= 0.90)
-	$(RASA) test core $(RASA_ARGS) --stories tests/stories -m models --out var/results/core \
+	$(RASA) test core --stories tests/stories -m models --out var/results/core \
 	  --fail-on-prediction-errors --no-plot
 	$(RASA) test nlu $(RASA_ARGS) --nlu tests/nlu/holdout.yml -m models --out var/results/nlu \
 	  --no-plot

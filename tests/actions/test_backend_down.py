@@ -90,7 +90,9 @@ def test_session_start_keeps_the_previous_language(broken_backend):
 
 @pytest.mark.parametrize("broken_backend", ["down"], indirect=True)
 def test_language_switch_still_applies_to_the_conversation(broken_backend):
-    tracker = make_tracker(BUDI, "change_language", entities=[{"entity": "language", "value": "en"}])
+    tracker = make_tracker(
+        BUDI, "change_language", entities=[{"entity": "language", "value": "en"}]
+    )
     assert ActionChangeLanguage().run(CollectingDispatcher(), tracker, {}) == [
         SlotSet("language", "en")
     ]

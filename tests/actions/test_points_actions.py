@@ -87,7 +87,8 @@ def test_history_lists_ledger_entries_with_signed_points(use_backend):
     assert messages[0]["response"] in {"utter_history_this_month", "utter_history_recent"}
     lines = messages[0]["lines"].splitlines()
     assert 1 <= len(lines) <= 10
-    assert all(re.match(r"^• \d{1,2} [A-Z][a-z]{2} \d{4} · [+-][\d,]+ · .+", line) for line in lines)
+    line_pattern = re.compile(r"^• \d{1,2} [A-Z][a-z]{2} \d{4} · [+-][\d,]+ · .+")
+    assert all(line_pattern.match(line) for line in lines)
     newest = history["items"][0]
     assert lines[0].startswith(f"• {format_date(newest['created_at'], 'en')}")
 
@@ -101,7 +102,8 @@ def test_expiring_points_lists_lots_with_dates(use_backend):
     assert messages[0]["total"] == format_points(expiring["total_points"], "id")
     first_lot = expiring["lots"][0]
     assert messages[0]["lines"].splitlines()[0] == (
-        f"• {format_date(first_lot['expires_at'], 'id')}: {format_points(first_lot['points'], 'id')}"
+        f"• {format_date(first_lot['expires_at'], 'id')}: "
+        f"{format_points(first_lot['points'], 'id')}"
     )
 
 

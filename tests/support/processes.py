@@ -162,9 +162,9 @@ def write_endpoints(
 
 def start_rasa(
     log_dir: Path, endpoints: Path, graph_url: str, name: str = "rasa",
-    extra_env: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None, port: int | None = None,
 ) -> Process:
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = base_env(WHATSAPP_API_BASE_URL=graph_url, **(extra_env or {}))
     return spawn(

@@ -1,0 +1,47 @@
+"""FastAPI application: ``uvicorn app.main:app``. OpenAPI at /docs and /openapi.json."""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from app.api import errors
+from app.api.main import api_router
+from app.api.routes import health
+from app.core.config import settings
+from app.core.logging import configure_logging, mask_path
+
+configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+log = logging.getLogger("app.request")
+
+app = FastAPI(
+    title=settings.PROJECT_NAME,
+    description=(
+        "Partners, points ledger and tiers for Mitra. Service calls authenticate with "
+        "`Authorization: Bearer <SERVICE_TOKEN>`. Datetimes are UTC with offset; calendar "
+        "dates are WIB (Asia/Jakarta)."
+    ),
+    version="0.1.0",
+)
+errors.install(app)
+app.include_router(health.router)
+app.include_router(api_router, prefix=settings.API_V1_STR)
+
+
+@app.middleware("http")
+async def log_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": mask_path(request.url.path),
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return response

@@ -1,0 +1,93 @@
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models import LedgerEntry
+from app.schemas.common import (
+    Description,
+    IdempotencyKey,
+    ReferenceId,
+    ReferenceType,
+    UTCDatetime,
+)
+
+# Per entry; keeps every sum far inside a 32-bit integer column.
+MAX_POINTS_PER_ENTRY = 1_000_000
+
+EarnReason = Literal["claim", "quiz", "referral", "adjustment", "welcome_bonus", "campaign_bonus"]
+SpendReason = Literal["redemption", "adjustment"]
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    created_at: UTCDatetime
+    delta: int
+    reason: str
+    reference_type: str
+    reference_id: str
+    description: str
+    balance_after: int
+
+    @classmethod
+    def from_entry(cls, entry: LedgerEntry) -> "LedgerEntryOut":
+        return cls(
+            id=entry.id,
+            created_at=entry.created_at,
+            delta=entry.delta,
+            reason=entry.reason,
+            reference_type=entry.reference_type,
+            reference_id=entry.reference_id,
+            description=entry.description,
+            balance_after=entry.balance_after,
+        )
+
+
+class _PointsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(gt=0, le=MAX_POINTS_PER_ENTRY, strict=True)
+    reference_type: ReferenceType
+    reference_id: ReferenceId
+    idempotency_key: IdempotencyKey
+    description: Description = ""
+
+
+class EarnRequest(_PointsRequest):
+    reason: EarnReason
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+
+
+class SpendRequest(_PointsRequest):
+    reason: SpendReason
+
+
+class BalanceOut(BaseModel):
+    wa_id: str
+    available_points: int
+    lifetime_earned: int
+    expiring_soon_points: int = Field(description="Points expiring within 30 days")
+    expiring_soon_date: date | None = Field(
+        description="WIB date of the soonest expiry among the expiring_soon points"
+    )
+    as_of: UTCDatetime
+
+
+class HistoryOut(BaseModel):
+    items: list[LedgerEntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ExpiringLotOut(BaseModel):
+    points: int
+    expires_at: UTCDatetime
+    earned_at: UTCDatetime
+    reason: str
+
+
+class ExpiringOut(BaseModel):
+    total_points: int
+    within_days: int
+    lots: list[ExpiringLotOut]

@@ -1,0 +1,1 @@
+"""Domain layer: every rule lives here, and every transaction is opened and closed here."""
