@@ -69,6 +69,7 @@ class BackendClient:
         return f"/api/v1/partners/by-wa/{quote(wa_id, safe='')}{suffix}"
 
     def _request(self, method: str, path: str, wa_id: str, **kwargs: Any) -> Any:
+        logged_path = path.replace(quote(wa_id, safe=""), mask_id(wa_id))
         started = time.perf_counter()
         try:
             response = self.session.request(
@@ -77,7 +78,7 @@ class BackendClient:
         except requests.RequestException as exc:
             log_event(
                 logger, logging.ERROR, "backend.unreachable",
-                method=method, path=path.replace(wa_id, mask_id(wa_id)),
+                method=method, path=logged_path,
                 error=type(exc).__name__,
             )
             raise BackendUnavailable(str(exc)) from exc
@@ -87,14 +88,14 @@ class BackendClient:
         if response.status_code >= 400:
             log_event(
                 logger, logging.ERROR, "backend.error",
-                method=method, path=path.replace(wa_id, mask_id(wa_id)),
+                method=method, path=logged_path,
                 status=response.status_code, body=response.text[:300], ms=elapsed_ms,
             )
             raise BackendUnavailable(f"HTTP {response.status_code}")
         try:
             return response.json()
         except ValueError as exc:
-            log_event(logger, logging.ERROR, "backend.bad_json", path=path, ms=elapsed_ms)
+            log_event(logger, logging.ERROR, "backend.bad_json", path=logged_path, ms=elapsed_ms)
             raise BackendUnavailable("invalid JSON from backend") from exc
 
     def get_partner(self, wa_id: str) -> dict[str, Any]:

@@ -49,6 +49,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # the client hanging up on the slow answer is the point of that test
+
+
 @pytest.fixture()
 def broken_backend(request, monkeypatch) -> Iterator[None]:
     mode = request.param
@@ -57,7 +62,7 @@ def broken_backend(request, monkeypatch) -> Iterator[None]:
         server = None
     else:
         handler = type("Handler", (_Handler,), {"mode": mode})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _QuietServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         monkeypatch.setenv("BACKEND_URL", f"http://127.0.0.1:{server.server_port}")
     monkeypatch.setenv("BACKEND_READ_TIMEOUT", "0.5")
