@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 
 from sandbox.errors import PayloadError, default_code, graph_error, invalid_token
-from sandbox.limits import READ, validate_send
+from sandbox.limits import READ, recipient_of, validate_send
 from sandbox.logs import log_event
 from sandbox.media import EXTENSIONS, MAX_BYTES, media_kind
 from sandbox.state import SandboxState, state_of
@@ -88,7 +88,7 @@ async def send_message(request: web.Request) -> web.Response:
         )
     try:
         kind = validate_send(payload)
-        to = None if kind == READ else normalize_to(payload["to"])
+        to = None if kind == READ else normalize_to(recipient_of(payload))
         if to is not None and to == normalize_to(settings.display_phone_number):
             raise PayloadError(131021, "Sender and recipient phone number is the same.")
     except PayloadError as exc:
@@ -96,7 +96,7 @@ async def send_message(request: web.Request) -> web.Response:
             "graph.rejected",
             code=exc.code,
             details=exc.details,
-            to=payload.get("to") if isinstance(payload, dict) else None,
+            to=recipient_of(payload) if isinstance(payload, dict) else None,
         )
         return exc.response()
 
@@ -126,7 +126,7 @@ async def send_message(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": payload["to"], "wa_id": to}],
+            "contacts": [{"input": recipient_of(payload), "wa_id": to}],
             "messages": [message],
         }
     )

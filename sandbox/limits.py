@@ -105,6 +105,11 @@ def _optional_text(parent: dict, key: str, name: str, max_len: int) -> None:
         _text(parent[key], name, max_len, min_len=0)
 
 
+def recipient_of(payload: dict) -> str | None:
+    """Phone numbers are sent in ``to``; business-scoped user ids in ``recipient``."""
+    return payload.get("to") or payload.get("recipient")
+
+
 def validate_send(payload: Any) -> str:
     """Return the message type (or ``"read"`` for a mark-as-read receipt); raise if invalid."""
     if not isinstance(payload, dict):
@@ -123,7 +128,7 @@ def validate_send(payload: Any) -> str:
             raise _required("message_id")
         return READ
 
-    to = payload.get("to")
+    to = recipient_of(payload)
     if to is None or to == "":
         raise _required("to")
     if not isinstance(to, str):

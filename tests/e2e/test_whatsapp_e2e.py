@@ -84,7 +84,7 @@ def test_voice_note_gets_a_polite_answer_and_stranger_learns_how_to_join(stack: 
 def test_typed_slash_command_is_treated_as_text(stack: Stack):
     sender = f"test-user-{uuid.uuid4().hex[:8]}"  # a user id, not a phone number
     inbound(stack.sandbox, **{"from": sender, "text": "/restart"})
-    wait_for_messages(stack.sandbox, sender, 1)
+    assert len(wait_for_messages(stack.sandbox, sender, 1)) == 1
     tracker = requests.get(
         f"{stack.rasa.url}/conversations/{sender}/tracker",
         params={"token": RASA_AUTH_TOKEN}, timeout=10,

@@ -825,3 +825,16 @@ def test_settings_from_env_and_demo_defaults():
     assert custom.statuses is False and custom.status_delay_ms == 7
     with pytest.raises(ValueError):
         Settings.from_env({"SANDBOX_STATUSES": "maybe"})
+
+
+
+async def test_send_to_a_business_scoped_user_id_uses_recipient(sandbox):
+    """Senders without a phone number (WhatsApp user ids) are addressed with ``recipient``."""
+    payload = text_msg()
+    del payload["to"]
+    payload["recipient"] = "ID.4f9c2a7e1b83"
+    status, body = await send(sandbox, payload)
+    assert status == 200
+    assert body["contacts"] == [{"input": "ID.4f9c2a7e1b83", "wa_id": "ID.4f9c2a7e1b83"}]
+    listing = await get_json(sandbox, "/sandbox/messages", to="ID.4f9c2a7e1b83")
+    assert [m["payload"] for m in listing["messages"]] == [payload]
