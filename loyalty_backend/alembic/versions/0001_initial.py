@@ -33,7 +33,7 @@ def upgrade() -> None:
     op.create_table(
         "partner",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("wa_id", sa.String(64), nullable=False),
+        sa.Column("wa_id", sa.String(160), nullable=False),
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("shop_name", sa.String(120), nullable=True),
         sa.Column("role", sa.String(20), nullable=False),

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, PlainSerializer, StringConstraints
 
-WA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+WA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,160}$"
 
 
 def _utc_iso(value: datetime) -> str:
