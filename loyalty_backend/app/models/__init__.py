@@ -1,0 +1,20 @@
+"""All models, imported here so ``Base.metadata`` knows every table."""
+
+from app.models.audit import AuditLog
+from app.models.base import Base
+from app.models.consent import ConsentRecord
+from app.models.partner import Partner
+from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
+from app.models.tier import Tier
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "ConsentRecord",
+    "LedgerEntry",
+    "LotConsumption",
+    "Partner",
+    "PointsAccount",
+    "PointsLot",
+    "Tier",
+]
