@@ -3,7 +3,7 @@ backend running), NLU parse latency, and training time.
 
     .venv/bin/python -m bench.bot_latency [--messages 200] [--train]
 
-Starts its own backend (SQLite, demo seed), action server and Rasa on free ports with the
+Starts its own backend (SQLite, demo seed), action server, sandbox and Rasa on free ports with the
 model in models/ (run `make train` first).
 """
 
@@ -25,10 +25,7 @@ from tests.support.processes import (
     VENV_BIN,
     base_env,
     running,
-    start_action_server,
-    start_backend,
-    start_rasa,
-    write_endpoints,
+    start_stack,
 )
 
 PARTNERS = ["6281200000001", "6281200000002", "6281200000003", "6281200000004"]
@@ -55,14 +52,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp)
-        backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
-        actions = start_action_server(log_dir, backend.url)
-        endpoints = write_endpoints(
-            log_dir / "endpoints.yml", actions.url,
-            f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
-        )
-        rasa = start_rasa(log_dir, endpoints, graph_url="http://127.0.0.1:9")
-        with running(backend, actions, rasa):
+        stack = start_stack(log_dir)  # REST channel; the sandbox idles
+        rasa = stack.rasa
+        with running(*stack.processes):
             session = requests.Session()
             reply_ms: list[float] = []
             for index in range(args.messages):

@@ -32,16 +32,11 @@ from bench.common import open_loop, summary
 from tests.support.processes import (
     APP_SECRET,
     PHONE_NUMBER_ID,
-    free_port,
+    WEBHOOK_PATH,
     running,
-    start_action_server,
-    start_backend,
-    start_rasa,
-    start_sandbox,
-    write_endpoints,
+    start_stack,
 )
 
-WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
 FIXTURES = [f"62812000000{n:02d}" for n in range(1, 6)]
 
 
@@ -66,21 +61,6 @@ def text_webhook(wa_id: str, text: str) -> tuple[bytes, str]:
     raw = json.dumps(body).encode()
     digest = hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
     return raw, f"sha256={digest}"
-
-
-def start_stack(log_dir: Path, statuses: bool):
-    backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
-    actions = start_action_server(log_dir, backend.url)
-    rasa_port = free_port()
-    sandbox = start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
-    if not statuses:
-        requests.post(f"{sandbox.url}/sandbox/settings", json={"statuses": False}, timeout=5)
-    endpoints = write_endpoints(
-        log_dir / "endpoints.yml", actions.url,
-        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
-    )
-    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port)
-    return backend, actions, sandbox, rasa
 
 
 def sandbox_count(sandbox_url: str) -> int:
@@ -166,9 +146,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp), statuses=args.which == "roundtrip")
-        _, _, sandbox, rasa = stack
-        with running(*stack):
+        stack = start_stack(Path(tmp))
+        sandbox, rasa = stack.sandbox, stack.rasa
+        if args.which == "ack":  # status callbacks would add 3 webhooks per reply
+            requests.post(f"{sandbox.url}/sandbox/settings", json={"statuses": False}, timeout=5)
+        with running(*stack.processes):
             if args.which == "ack":
                 rate, duration = args.rate or 200, args.duration or 30
                 print(asyncio.run(bench_ack(rasa.url, rate, duration)), flush=True)

@@ -5,41 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 
-from tests.support.processes import (
-    SERVICE_TOKEN,
-    Process,
-    free_port,
-    running,
-    start_action_server,
-    start_backend,
-    start_rasa,
-    start_sandbox,
-    write_endpoints,
-)
+from tests.support.processes import Process, Stack, running, start_stack
 
-WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
-
-
-@dataclass
-class Stack:
-    backend: Process
-    actions: Process
-    sandbox: Process
-    rasa: Process
-
-    def backend_get(self, path: str) -> Any:
-        response = requests.get(
-            f"{self.backend.url}/api/v1{path}",
-            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}, timeout=5,
-        )
-        response.raise_for_status()
-        return response.json()
+__all__ = ["Stack", "inbound", "message_text", "wait_for_messages"]
 
 
 def sent_to(sandbox: Process, wa_id: str) -> list[dict[str, Any]]:
@@ -81,15 +54,6 @@ def message_text(payload: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    log_dir = tmp_path_factory.mktemp("e2e")
-    backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
-    actions = start_action_server(log_dir, backend.url)
-    rasa_port = free_port()
-    sandbox = start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
-    endpoints = write_endpoints(
-        log_dir / "endpoints.yml", actions.url,
-        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
-    )
-    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port)
-    with running(backend, actions, sandbox, rasa):
-        yield Stack(backend=backend, actions=actions, sandbox=sandbox, rasa=rasa)
+    stack = start_stack(tmp_path_factory.mktemp("e2e"))
+    with running(*stack.processes):
+        yield stack

@@ -10,9 +10,11 @@ import psycopg2
 import pytest
 import redis
 
-from tests.e2e.conftest import WEBHOOK_PATH, Stack, inbound, message_text, wait_for_messages
+from tests.e2e.conftest import inbound, message_text, wait_for_messages
 from tests.support.processes import (
+    WEBHOOK_PATH,
     Process,
+    Stack,
     free_port,
     running,
     start_rasa,

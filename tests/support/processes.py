@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -186,3 +187,44 @@ def running(*processes: Process) -> Iterator[None]:
             process.stop()
 
 
+
+
+WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
+
+
+@dataclass
+class Stack:
+    """The whole Mitra stack: backend, action server, WhatsApp sandbox and Rasa."""
+
+    backend: Process
+    actions: Process
+    sandbox: Process
+    rasa: Process
+
+    @property
+    def processes(self) -> tuple[Process, ...]:
+        return (self.backend, self.actions, self.sandbox, self.rasa)
+
+    def backend_get(self, path: str) -> Any:
+        """GET ``/api/v1{path}`` from the backend with the service token."""
+        response = requests.get(
+            f"{self.backend.url}/api/v1{path}",
+            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}, timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def start_stack(log_dir: Path) -> Stack:
+    """Start every process on free ports: SQLite backend with the demo seed, SQLite
+    tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa."""
+    backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
+    actions = start_action_server(log_dir, backend.url)
+    rasa_port = free_port()
+    sandbox = start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
+    endpoints = write_endpoints(
+        log_dir / "endpoints.yml", actions.url,
+        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+    )
+    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port)
+    return Stack(backend=backend, actions=actions, sandbox=sandbox, rasa=rasa)
