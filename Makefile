@@ -36,8 +36,8 @@ setup: uv ## create both Python environments (root: Rasa 3.6 on 3.10; loyalty_ba
 db: setup ## migrate the backend database and load the demo data (idempotent)
 	cd loyalty_backend && .venv/bin/alembic upgrade head && .venv/bin/python -m app.initial_data
 
-train: setup ## train the model (skipped by Rasa when data and config are unchanged)
-	$(RASA) train $(RASA_ARGS) --data bot/data --config config.yml --out models
+train: setup ## train the model when bot data or config changed (make train FORCE=1 to retrain)
+	scripts/train_if_changed.sh $(if $(FORCE),--force)
 
 validate: setup ## check domain, stories, rules and NLU data (and that every response is bilingual)
 	$(RASA) data validate $(RASA_ARGS) --data bot/data --config config.yml --fail-on-warnings

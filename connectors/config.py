@@ -26,6 +26,7 @@ ENV_VARS: Mapping[str, str] = {
     "api_base_url": "WHATSAPP_API_BASE_URL",
     "api_version": "WHATSAPP_API_VERSION",
     "dedup_redis_url": "WHATSAPP_DEDUP_REDIS_URL",
+    "turns_in_thread": "WHATSAPP_TURNS_IN_THREAD",
 }
 REQUIRED = ("access_token", "app_secret", "verify_token", "phone_number_id")
 
@@ -49,6 +50,9 @@ class WhatsAppConfig:
     retry_max_delay: float = 5.0
     max_pending: int = 10_000
     max_concurrent_turns: int = 64
+    # Run Rasa turns on their own loop so they never delay webhook acknowledgements
+    # (see connectors.turn_runner).
+    turns_in_thread: bool = True
     turn_timeout_seconds: float | None = 300.0
     shutdown_timeout_seconds: float = 10.0
 

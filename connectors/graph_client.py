@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -101,35 +102,38 @@ class SendResult:
 
 
 class SharedSession:
-    """One pooled ``aiohttp.ClientSession`` for the process, bound to the running loop.
+    """One pooled ``aiohttp.ClientSession`` per event loop, for the whole process.
 
-    If the loop changes (tests run one loop per test), a fresh session is created;
-    a session of a finished loop cannot be reused.
+    Turns run on their own loop (``connectors.turn_runner``) while mark-as-read runs on
+    the server's loop; a session may only be used on the loop that created it. A
+    session of a finished loop is replaced (tests run one loop per test).
     """
 
     def __init__(self, connection_limit: int = 100) -> None:
         self._connection_limit = connection_limit
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._lock = threading.Lock()
 
     async def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connection_limit),
-                headers={"Content-Type": "application/json"},
-            )
-            self._loop = loop
-        return self._session
+        with self._lock:
+            for other in [known for known in self._sessions if known.is_closed()]:
+                del self._sessions[other]
+            session = self._sessions.get(loop)
+            if session is None or session.closed:
+                session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                    headers={"Content-Type": "application/json"},
+                )
+                self._sessions[loop] = session
+            return session
 
     async def close(self) -> None:
-        session, self._session = self._session, None
+        """Close the session of the running loop."""
+        with self._lock:
+            session = self._sessions.pop(asyncio.get_running_loop(), None)
         if session is not None and not session.closed:
-            try:
-                if self._loop is asyncio.get_running_loop():
-                    await session.close()
-            except RuntimeError:  # no running loop: nothing left to close with
-                pass
+            await session.close()
 
 
 shared_session = SharedSession()

@@ -44,6 +44,7 @@ from connectors.inbound_queue import (
 from connectors.masking import mask_id
 from connectors.signature import SIGNATURE_HEADER, SignatureCheck, verify_signature
 from connectors.status_recorder import StatusRecorder, default_status_recorder
+from connectors.turn_runner import TurnRunner
 from connectors.whatsapp_payloads import (
     Ignored,
     InboundMessage,
@@ -252,6 +253,7 @@ class WhatsAppWebhook:
         self.on_new_message = on_new_message
         self.deduplicator = deduplicator
         self.queue = channel._queue_factory(self.run_turn, channel.config)
+        self.turns = TurnRunner() if channel.config.turns_in_thread else None
         self._background: set[asyncio.Task[Any]] = set()
 
     def verify(self, request: Request) -> HTTPResponse:
@@ -353,7 +355,11 @@ class WhatsAppWebhook:
             message_id=message.message_id,
             metadata=to_rasa_metadata(message),
         )
-        await self.on_new_message(user_message)
+        turn = self.on_new_message(user_message)
+        if self.turns is not None:
+            await self.turns.run(turn)
+        else:
+            await turn
 
     async def _mark_as_read(self, message: InboundMessage) -> None:
         payload = mark_as_read_payload(message.message_id, self.config.typing_indicator)
@@ -369,6 +375,10 @@ class WhatsAppWebhook:
         """Let running turns finish (bounded), then release Redis."""
         timeout = self.config.shutdown_timeout_seconds
         await self.queue.close(timeout=timeout)
+        if self.turns is not None:
+            await asyncio.to_thread(
+                self.turns.close, self.channel._session.close, timeout
+            )
         if self._background:
             await asyncio.wait(list(self._background), timeout=timeout)
         await self.deduplicator.close()

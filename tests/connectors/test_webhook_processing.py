@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -321,3 +322,33 @@ async def test_mounted_by_rasa_at_webhooks_whatsapp_webhook(http: aiohttp.Client
         assert await post(http, base_url + "/webhooks/whatsapp/webhook", body) == 200
         await wait_until(lambda: len(recorder.turns) == 1)
     assert recorder.turns[0].input_channel == "whatsapp"
+
+
+@pytest.mark.parametrize("turns_in_thread", [True, False])
+async def test_turns_that_hog_the_cpu_do_not_delay_acknowledgements(
+    http: aiohttp.ClientSession, turns_in_thread: bool
+) -> None:
+    """NLU and policies run synchronously inside a turn; on their own loop (the default)
+    they cannot hold up the 200 OK. On the server loop (the contrast) they do."""
+    threads: set[str] = set()
+
+    async def busy_turn(message: Any) -> None:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.3)  # a synchronous stretch, like DIET inference or a SQLite write
+
+    channel = make_channel(turns_in_thread=turns_in_thread)
+    async with serve_channel(channel, busy_turn) as url:
+        await post(http, url, text_message_body("6281200000010", wamid(), "halo"))
+        await asyncio.sleep(0.05)  # the first turn is now blocking its loop
+        acks = []
+        for n in range(5):
+            started = time.monotonic()
+            body = text_message_body(f"62812000000{20 + n}", wamid(), "cek poin")
+            assert await post(http, url, body) == 200
+            acks.append(time.monotonic() - started)
+    if turns_in_thread:
+        assert max(acks) < 0.1, acks
+        assert threads == {"whatsapp-turns"}
+    else:
+        assert max(acks) >= 0.25, acks
+        assert threads == {threading.main_thread().name}
