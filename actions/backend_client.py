@@ -83,13 +83,14 @@ class BackendClient:
             )
             raise BackendUnavailable(str(exc)) from exc
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        if response.status_code == 404:
+        if response.status_code == 404 and _detail(response) == "partner not found":
             raise PartnerNotFound(wa_id)
         if response.status_code >= 400:
             log_event(
                 logger, logging.ERROR, "backend.error",
                 method=method, path=logged_path,
-                status=response.status_code, body=response.text[:300], ms=elapsed_ms,
+                status=response.status_code, ms=elapsed_ms,
+                body=response.text[:300].replace(wa_id, mask_id(wa_id)),
             )
             raise BackendUnavailable(f"HTTP {response.status_code}")
         try:
@@ -125,6 +126,13 @@ class BackendClient:
         return self._request(
             "PUT", self._partner_path(wa_id, "/language"), wa_id, json={"language": language}
         )
+
+
+def _detail(response: requests.Response) -> object:
+    try:
+        return response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
 
 
 _client: BackendClient | None = None

@@ -39,7 +39,8 @@ class ActionChangeLanguage(Action):
         except PartnerNotFound:
             pass  # strangers still get replies in the language they asked for
         except BackendUnavailable:
-            # The conversation switches now; the stored preference is retried next time.
+            # The conversation switches now; the stored preference stays as it was, so
+            # the next session (after an hour of silence) starts in the stored language.
             log_event(logger, logging.WARNING, "language.not_saved",
                       sender=mask_id(tracker.sender_id), language=language)
         return [SlotSet("language", language)]

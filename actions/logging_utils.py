@@ -6,14 +6,9 @@ import json
 import logging
 from typing import Any
 
+from connectors.masking import mask_id
 
-def mask_id(sender_id: str | None) -> str:
-    """Mask a WhatsApp id (or any sender id) for logs: ``6281200000001`` → ``6281****0001``."""
-    if not sender_id:
-        return "-"
-    if len(sender_id) <= 8:
-        return sender_id[:2] + "****"
-    return f"{sender_id[:4]}****{sender_id[-4:]}"
+__all__ = ["log_event", "mask_id"]
 
 
 def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:

@@ -66,4 +66,4 @@ class ActionGreet(PartnerAction):
     ) -> list[EventType]:
         partner = client.get_partner(tracker.sender_id)
         dispatcher.utter_message(response="utter_greet_partner", name=partner["name"].split()[0])
-        return [SlotSet("partner_name", partner["name"]), SlotSet("is_registered", True)]
+        return partner_slots(partner)

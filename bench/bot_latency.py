@@ -52,7 +52,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp)
-        stack = start_stack(log_dir)  # REST channel; the sandbox idles
+        stack = start_stack(log_dir, rest=True)  # the sandbox idles
         rasa = stack.rasa
         with running(*stack.processes):
             session = requests.Session()

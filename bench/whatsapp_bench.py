@@ -140,7 +140,7 @@ def main() -> None:
         # Each channel gets a fresh stack, so neither pays for the other's backlog.
         with fresh_stack(statuses=False) as stack:
             print(asyncio.run(bench_ack(stack.rasa.url, rate, duration)), flush=True)
-        with fresh_stack(statuses=False) as stack:
+        with fresh_stack(statuses=False, rest=True) as stack:
             print(asyncio.run(bench_rest(stack.rasa.url, rate, duration)), flush=True)
     else:
         rate, duration = args.rate or 20, args.duration or 30
@@ -149,9 +149,9 @@ def main() -> None:
 
 
 @contextmanager
-def fresh_stack(statuses: bool) -> Iterator[Stack]:
+def fresh_stack(statuses: bool, rest: bool = False) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp))
+        stack = start_stack(Path(tmp), rest=rest)
         with running(*stack.processes):
             if not statuses:  # status callbacks would add 3 webhooks per reply
                 requests.post(

@@ -50,7 +50,8 @@ EMPTY_TEXT_PLACEHOLDER = "?"
 
 # A sender id becomes a tracker key and a URL path segment in the backend.
 # BSUIDs look like "ID.13491208655302741918" (country code, dot, up to 128 chars).
-_SENDER_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,256}$")
+# The backend stores ids of up to 160 characters (docs/contracts.md).
+_SENDER_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,160}$")
 _TYPE_NAME_RE = re.compile(r"^[a-z_]{1,40}$")
 
 
@@ -173,7 +174,7 @@ def parse_webhook(body: Any) -> list[Update]:
             updates.append(Ignored("entry is not an object", _short(entry)))
             continue
         changes = entry.get("changes")
-        if not _is_list(changes):
+        if not is_list(changes):
             updates.append(Ignored("entry has no changes", _short(entry.get("id"))))
             continue
         for change in changes:
@@ -196,19 +197,19 @@ def _parse_change(change: Any) -> list[Update]:
         _str(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else None
     )
     raw_contacts = value.get("contacts")
-    contacts = [c for c in raw_contacts if isinstance(c, Mapping)] if _is_list(raw_contacts) else []
+    contacts = [c for c in raw_contacts if isinstance(c, Mapping)] if is_list(raw_contacts) else []
 
     updates: list[Update] = []
     known = False
-    if _is_list(value.get("messages")):
+    if is_list(value.get("messages")):
         known = True
         for message in value["messages"]:
             updates.append(_guard(parse_message, message, contacts, phone_number_id))
-    if _is_list(value.get("statuses")):
+    if is_list(value.get("statuses")):
         known = True
         for status in value["statuses"]:
             updates.append(_guard(parse_status, status, phone_number_id))
-    if _is_list(value.get("errors")):
+    if is_list(value.get("errors")):
         known = True
         errors = _errors(value["errors"])
         updates.append(Ignored("webhook reports errors", _describe_errors(errors)))
@@ -376,7 +377,7 @@ def _context(data: Any) -> MessageContext | None:
 
 
 def _errors(data: Any) -> tuple[ErrorDetail, ...]:
-    if not _is_list(data):
+    if not is_list(data):
         return ()
     errors = []
     for item in data:
@@ -502,7 +503,7 @@ def to_rasa_metadata(message: InboundMessage) -> dict[str, Any]:
 # -------------------------------------------------------------------------- helpers
 
 
-def _is_list(value: Any) -> bool:
+def is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 

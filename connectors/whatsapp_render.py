@@ -32,6 +32,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from connectors.whatsapp_payloads import is_list
+
 TEXT_MAX = 4096
 BODY_MAX = 1024
 CAPTION_MAX = 1024
@@ -117,7 +119,7 @@ def render_objects(
     objects: list[dict[str, Any]] = []
     text = message.get("text") if isinstance(message.get("text"), str) else None
     buttons = message.get("buttons") or message.get("quick_replies")
-    if buttons and _is_list(buttons):
+    if buttons and is_list(buttons):
         objects += render_buttons(text or "", buttons, options)
     elif text and text.strip():
         objects += render_text(text, options)
@@ -129,7 +131,7 @@ def render_objects(
     if message.get("attachment"):
         objects.append(render_media(message["attachment"], default_kind="document"))
     elements = message.get("elements")
-    if elements and _is_list(elements):
+    if elements and is_list(elements):
         for element in elements:
             if isinstance(element, Mapping):
                 objects += _render_element(element, options)
@@ -203,7 +205,7 @@ def render_custom(custom: Mapping[str, Any]) -> list[dict[str, Any]]:
         objects.append(template_object(custom[CUSTOM_TEMPLATE_KEY]))
     raw = custom.get(CUSTOM_RAW_KEY)
     if raw is not None:
-        raw_items = raw if _is_list(raw) else [raw]
+        raw_items = raw if is_list(raw) else [raw]
         for item in raw_items:
             if not isinstance(item, Mapping) or not item.get("type"):
                 raise RenderError("custom.whatsapp must be a message object with a 'type'")
@@ -228,7 +230,7 @@ def template_object(spec: Any) -> dict[str, Any]:
     if components is None and spec.get("parameters") is not None:
         components = [{"type": "body", "parameters": _template_parameters(spec["parameters"])}]
     if components:
-        if not _is_list(components):
+        if not is_list(components):
             raise RenderError("whatsapp_template.components must be a list")
         template["components"] = [dict(c) for c in components]
     return {"type": "template", "template": template}
@@ -404,7 +406,7 @@ def _split_title(title: str, limit: int) -> tuple[str, str | None]:
 def _render_element(element: Mapping[str, Any], options: RenderOptions) -> list[dict[str, Any]]:
     text = "\n".join(str(element[key]) for key in ("title", "subtitle") if element.get(key))
     buttons = element.get("buttons")
-    if buttons and _is_list(buttons):
+    if buttons and is_list(buttons):
         return render_buttons(text, buttons, options)
     return render_text(text, options) if text else []
 
@@ -415,7 +417,7 @@ def _template_parameters(parameters: Any) -> list[dict[str, Any]]:
             {"type": "text", "parameter_name": str(name), "text": str(value)}
             for name, value in parameters.items()
         ]
-    if _is_list(parameters):
+    if is_list(parameters):
         return [{"type": "text", "text": str(value)} for value in parameters]
     raise RenderError("whatsapp_template.parameters must be a list or a mapping")
 
@@ -428,6 +430,3 @@ def _filename(url: str) -> str | None:
     name = unquote(urlparse(url).path.rsplit("/", 1)[-1])
     return name if "." in name else None
 
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))

@@ -46,14 +46,14 @@ wait_for actions "http://127.0.0.1:$ACTIONS_PORT/health" 90
 if [[ "${1:-}" == "--shell" ]]; then
   partner=${2:-6281200000001}
   echo "Chatting as partner $partner (Ctrl-D or /stop to leave)."
-  .venv/bin/rasa shell --domain bot/domain.yml -m models --endpoints endpoints.yml \
+  .venv/bin/rasa shell -m models --endpoints endpoints.yml \
     --conversation-id "$partner"
   exit 0
 fi
 
 start sandbox .venv/bin/python -m sandbox --port "$SANDBOX_PORT"
 start rasa .venv/bin/rasa run --enable-api --auth-token "$RASA_AUTH_TOKEN" -m models \
-  --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT" --cors "*"
+  --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT"
 wait_for sandbox "http://127.0.0.1:$SANDBOX_PORT/sandbox/partners" 60
 wait_for rasa "http://127.0.0.1:$RASA_PORT/" 180
 

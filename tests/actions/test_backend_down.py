@@ -35,8 +35,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         if self.mode == "slow":
             time.sleep(1.5)
-        status = 500 if self.mode == "500" else 200
-        body = b'{"detail": "boom"}' if self.mode != "garbage" else b"<html>oops"
+        status = {"500": 500, "wrong_route": 404}.get(self.mode, 200)
+        body = {
+            "garbage": b"<html>oops",
+            "wrong_route": b'{"detail": "Not Found"}',  # a mistyped BACKEND_URL path
+        }.get(self.mode, b'{"detail": "boom"}')
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -73,7 +76,9 @@ def broken_backend(request, monkeypatch) -> Iterator[None]:
         server.shutdown()
 
 
-@pytest.mark.parametrize("broken_backend", ["down", "500", "slow", "garbage"], indirect=True)
+@pytest.mark.parametrize(
+    "broken_backend", ["down", "500", "slow", "garbage", "wrong_route"], indirect=True
+)
 @pytest.mark.parametrize("action_class", PARTNER_ACTIONS)
 @pytest.mark.parametrize("language", ["id", "en"])
 def test_partner_actions_apologise(broken_backend, action_class, language, caplog):

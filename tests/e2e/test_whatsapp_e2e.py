@@ -92,3 +92,12 @@ def test_typed_slash_command_is_treated_as_text(stack: Stack):
     user_events = [e for e in tracker["events"] if e["event"] == "user"]
     assert user_events[-1]["parse_data"]["intent"]["name"] != "restart"
     assert not any(e["event"] == "restart" for e in tracker["events"])
+
+
+def test_rest_channel_is_not_exposed(stack: Stack):
+    """Rasa's REST channel has no authentication: anyone could read any partner's points."""
+    response = requests.post(
+        f"{stack.rasa.url}/webhooks/rest/webhook",
+        json={"sender": BUDI, "message": "cek poin"}, timeout=10,
+    )
+    assert response.status_code == 404

@@ -163,16 +163,22 @@ def write_endpoints(
 
 def start_rasa(
     log_dir: Path, endpoints: Path, graph_url: str, name: str = "rasa",
-    extra_env: dict[str, str] | None = None, port: int | None = None,
+    extra_env: dict[str, str] | None = None, port: int | None = None, rest: bool = False,
 ) -> Process:
+    """Rasa with the project's credentials.yml; ``rest=True`` adds Rasa's REST channel
+    (unauthenticated, so only the benchmarks use it)."""
     port = port or free_port()
+    credentials = ROOT / "credentials.yml"
+    if rest:
+        credentials = log_dir / f"{name}-credentials.yml"
+        credentials.write_text("rest:\n" + (ROOT / "credentials.yml").read_text())
     url = f"http://127.0.0.1:{port}"
     env = base_env(WHATSAPP_API_BASE_URL=graph_url, **(extra_env or {}))
     return spawn(
         name,
         [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", RASA_AUTH_TOKEN,
          "-m", str(ROOT / "models"), "--endpoints", str(endpoints),
-         "--credentials", str(ROOT / "credentials.yml"), "--port", str(port)],
+         "--credentials", str(credentials), "--port", str(port)],
         log_dir, env, health_url=f"{url}/status?token={RASA_AUTH_TOKEN}", url=url,
         timeout=240,
     )
@@ -215,7 +221,7 @@ class Stack:
         return response.json()
 
 
-def start_stack(log_dir: Path) -> Stack:
+def start_stack(log_dir: Path, rest: bool = False) -> Stack:
     """Start every process on free ports: SQLite backend with the demo seed, SQLite
     tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa."""
     backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
@@ -226,5 +232,5 @@ def start_stack(log_dir: Path) -> Stack:
         log_dir / "endpoints.yml", actions.url,
         f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
     )
-    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port)
+    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest)
     return Stack(backend=backend, actions=actions, sandbox=sandbox, rasa=rasa)

@@ -94,8 +94,8 @@ def upgrade() -> None:
     op.create_table(
         "points_account",
         sa.Column("partner_id", sa.Integer(), nullable=False),
-        sa.Column("balance", sa.Integer(), nullable=False),
-        sa.Column("lifetime_earned", sa.Integer(), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.Column("lifetime_earned", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.CheckConstraint("balance >= 0", name=op.f("ck_points_account_balance_non_negative")),
         sa.CheckConstraint(
@@ -117,7 +117,7 @@ def upgrade() -> None:
         sa.Column("reference_id", sa.String(64), nullable=False),
         sa.Column("description", sa.String(200), nullable=False),
         sa.Column("idempotency_key", sa.String(128), nullable=False),
-        sa.Column("balance_after", sa.Integer(), nullable=False),
+        sa.Column("balance_after", sa.BigInteger(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.CheckConstraint("delta <> 0", name=op.f("ck_ledger_entry_delta_non_zero")),
         sa.CheckConstraint(

@@ -46,7 +46,7 @@ WaIdPath = Annotated[
         min_length=1,
         max_length=160,
         pattern=WA_ID_PATTERN,
-        description="WhatsApp id (need not be a phone number): 1-64 of [A-Za-z0-9_.:-]",
+        description="WhatsApp id (need not be a phone number): 1-160 of [A-Za-z0-9_.:-]",
         examples=["6281200000001"],
     ),
 ]

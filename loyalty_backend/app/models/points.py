@@ -8,7 +8,15 @@ Invariants, enforced by constraints where a database can:
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
@@ -24,8 +32,9 @@ class PointsAccount(Base):
     )
 
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
-    balance: Mapped[int] = mapped_column(Integer, default=0)
-    lifetime_earned: Mapped[int] = mapped_column(Integer, default=0)
+    # 64-bit: per-entry amounts are capped, but nothing caps how many entries add up.
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -46,7 +55,7 @@ class LedgerEntry(Base):
     reference_id: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(200), default="")
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
-    balance_after: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -12,7 +12,7 @@ from app.schemas.common import (
     UTCDatetime,
 )
 
-# Per entry; keeps every sum far inside a 32-bit integer column.
+# Per entry; the running totals are 64-bit columns (see app/models/points.py).
 MAX_POINTS_PER_ENTRY = 1_000_000
 
 EarnReason = Literal["claim", "quiz", "referral", "adjustment", "welcome_bonus", "campaign_bonus"]
