@@ -67,7 +67,7 @@ def test_reply_button_tap_works(stack: Stack):
 def test_image_is_acknowledged(stack: Stack):
     inbound(stack.sandbox, **{"from": JOKO, "image": {"caption": "faktur INV-001"}})
     reply = wait_for_messages(stack.sandbox, JOKO, 1)[0]
-    assert "Foto sudah kami terima" in message_text(reply)
+    assert "Foto/berkas sudah kami terima" in message_text(reply)
 
 
 def test_voice_note_gets_a_polite_answer_and_stranger_learns_how_to_join(stack: Stack):
