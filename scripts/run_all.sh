@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the loyalty backend, the action server, Rasa (REST + WhatsApp channel) and the
+# Start the loyalty backend, the action server, Rasa (WhatsApp channel + HTTP API) and the
 # WhatsApp sandbox; print where each one is; stop them all on Ctrl-C.
 # `run_all.sh --shell <wa_id>` starts backend and actions, then a terminal chat as that partner.
 # Expects the environment from the Makefile (make run / make shell).
@@ -61,7 +61,7 @@ cat <<INFO
 
 Mitra is running (logs in var/log/):
   WhatsApp sandbox (web phone)  http://127.0.0.1:$SANDBOX_PORT/
-  Rasa (REST, WhatsApp webhook) http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook
+  Rasa (WhatsApp webhook)       http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook
   Action server                 http://127.0.0.1:$ACTIONS_PORT/health
   Loyalty backend API docs      http://127.0.0.1:$BACKEND_PORT/docs
 Press Ctrl-C to stop everything.
