@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from bench.common import percentile
+from tests.support.demo import ANDI, BUDI, RINA, SARAH
 from tests.support.processes import (
     RASA_AUTH_TOKEN,
     ROOT,
@@ -28,7 +29,7 @@ from tests.support.processes import (
     start_stack,
 )
 
-PARTNERS = ["6281200000001", "6281200000002", "6281200000003", "6281200000004"]
+PARTNERS = [BUDI, SARAH, ANDI, RINA]
 MESSAGES = ["cek poin dong", "my points?", "level aku apa", "riwayat poin bulan ini",
             "poin yg mau hangus kapan", "halo min", "menu"]
 

@@ -31,6 +31,7 @@ import aiohttp
 import requests
 
 from bench.common import open_loop, summary
+from tests.support.demo import FIXTURES
 from tests.support.processes import (
     APP_SECRET,
     PHONE_NUMBER_ID,
@@ -40,12 +41,10 @@ from tests.support.processes import (
     start_stack,
 )
 
-FIXTURES = [f"62812000000{n:02d}" for n in range(1, 6)]
-
 
 def partner_ids(count: int) -> list[str]:
     """The five demo partners plus senders that are not partners (answered too)."""
-    return FIXTURES + [f"62877{n:08d}" for n in range(count - len(FIXTURES))]
+    return list(FIXTURES) + [f"62877{n:08d}" for n in range(count - len(FIXTURES))]
 
 
 def text_webhook(wa_id: str, text: str) -> tuple[bytes, str]:
@@ -120,7 +119,7 @@ async def bench_roundtrip(sandbox_url: str, rate: float, duration: float) -> str
     for wa_id, starts in sent_at.items():
         body = requests.get(f"{sandbox_url}/sandbox/messages", params={"to": wa_id},
                             timeout=10).json()
-        records = body["messages"] if isinstance(body, dict) else body
+        records = body["messages"]
         replies = [datetime.fromisoformat(r["received_at"]).timestamp() for r in records]
         missing += max(0, len(starts) - len(replies))
         latencies += [(reply - sent) * 1000 for sent, reply in zip(starts, replies, strict=False)]

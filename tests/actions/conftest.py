@@ -10,13 +10,8 @@ import requests
 from rasa_sdk import Tracker
 
 from actions import backend_client
+from tests.support.demo import ANDI, BUDI, RINA, SARAH, STRANGER  # noqa: F401 (re-exported)
 from tests.support.processes import SERVICE_TOKEN, Process, start_backend
-
-BUDI = "6281200000001"
-SARAH = "6281200000002"
-ANDI = "6281200000003"
-RINA = "6281200000004"
-STRANGER = "6289900000000"
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,7 @@ def sent_to(sandbox: Process, wa_id: str) -> list[dict[str, Any]]:
     """What the bot sent to ``wa_id`` so far, as Cloud API payloads, in order."""
     response = requests.get(f"{sandbox.url}/sandbox/messages", params={"to": wa_id}, timeout=5)
     response.raise_for_status()
-    body = response.json()
-    records = body["messages"] if isinstance(body, dict) else body
-    return [record["payload"] for record in records]
+    return [record["payload"] for record in response.json()["messages"]]
 
 
 def wait_for_messages(

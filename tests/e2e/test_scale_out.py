@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import inbound, message_text, wait_for_messages
+from tests.support.demo import SARAH
 from tests.support.processes import (
     WEBHOOK_PATH,
     Process,
@@ -23,7 +24,6 @@ from tests.support.processes import (
 )
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-SARAH = "6281200000002"
 REDIS_DB = 14
 
 

@@ -8,14 +8,8 @@ import requests
 
 from actions.formatting import format_points
 from tests.e2e.conftest import Stack, inbound, message_text, wait_for_messages
+from tests.support.demo import ANDI, BUDI, JOKO, RINA, SARAH, STRANGER
 from tests.support.processes import RASA_AUTH_TOKEN
-
-BUDI = "6281200000001"
-SARAH = "6281200000002"
-ANDI = "6281200000003"
-RINA = "6281200000004"
-JOKO = "6281200000005"
-STRANGER = "6289900000000"
 
 
 def test_cek_poin_answers_the_ledger_balance_in_indonesian(stack: Stack):
