@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Demo configuration, overridable by a local .env (never committed).
-include .env.example
--include .env
-export
+# Configuration is not read by Make: commands that need it start through
+# `mitra_config.launch`, which layers your environment over .env over .env.example
+# with a real dotenv parser (so `DATABASE_URL=... make run` wins, and `$` or `#` in a
+# value stays as written).
 
 PY310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null || echo /root/.pyenv)/versions/3.10.*/bin/python3.10))
 PY311 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null || echo /root/.pyenv)/versions/3.11.*/bin/python3.11) $(shell command -v python3.11) $(shell command -v python3))
@@ -14,11 +14,13 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RASA := .venv/bin/rasa
 RASA_ARGS := --domain bot/domain.yml
 PARTNER ?= 6281200000001
+# Runs a command in the layered environment; `--require A,B` refuses to start without them.
+WITH_ENV = $(CURDIR)/.venv/bin/python -m mitra_config.launch
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup uv db train validate run shell test test-backend test-python test-bot \
+.PHONY: help setup env uv db train validate run shell test test-backend test-python test-bot \
         report lint bench clean
 
 help: ## list the targets
@@ -33,8 +35,12 @@ setup: uv ## create both Python environments (root: Rasa 3.6 on 3.10; loyalty_ba
 	cd loyalty_backend && $(UV) sync --frozen --python $(PY311)
 	@mkdir -p var
 
-db: setup ## migrate the backend database and load the demo data (idempotent)
-	cd loyalty_backend && .venv/bin/alembic upgrade head && .venv/bin/python -m app.initial_data
+env: setup ## create .env with fresh random secrets on first run (never overwrites one)
+	@$(WITH_ENV) --ensure-env
+
+db: env ## migrate the backend database; load the demo data in development (idempotent)
+	cd loyalty_backend && $(WITH_ENV) -- .venv/bin/alembic upgrade head \
+	  && $(WITH_ENV) -- .venv/bin/python -m app.initial_data
 
 train: setup ## train the model when bot data or config changed (make train FORCE=1 to retrain)
 	scripts/train_if_changed.sh $(if $(FORCE),--force)
@@ -44,10 +50,10 @@ validate: setup ## check domain, stories, rules and NLU data (and that every res
 	.venv/bin/python scripts/check_bot.py
 
 run: db train ## set everything up and start backend, actions, Rasa and the WhatsApp sandbox
-	scripts/run_all.sh
+	$(WITH_ENV) -- scripts/run_all.sh
 
 shell: db train ## chat in the terminal as a partner (PARTNER=6281200000001 by default)
-	scripts/run_all.sh --shell $(PARTNER)
+	$(WITH_ENV) -- scripts/run_all.sh --shell $(PARTNER)
 
 test: setup lint validate train test-backend test-python test-bot ## run every test
 	@echo "All tests passed."
@@ -71,11 +77,11 @@ report: train ## per-intent F1 and the confusions, for designers
 	.venv/bin/python scripts/nlu_report.py var/results/nlu --details
 
 lint: setup ## ruff on both projects
-	.venv/bin/ruff check actions connectors sandbox tests scripts bench
+	.venv/bin/ruff check actions connectors mitra_config sandbox tests scripts bench
 	cd loyalty_backend && .venv/bin/ruff check .
 
 bench: db train ## all benchmarks (see bench/README.md)
-	bench/run_all.sh
+	$(WITH_ENV) -- bench/run_all.sh
 
 clean: ## remove trained models, results and local databases
-	rm -rf models var .rasa loyalty_backend/mitra.db
+	rm -rf models var .rasa loyalty_backend/mitra.db  # .env (your secrets) is kept

@@ -1,24 +1,29 @@
 """The one client the actions use to talk to the loyalty backend (see docs/contracts.md).
 
 A pooled ``requests.Session`` with short timeouts and the service token. Errors are
-mapped to two exceptions the actions understand: :class:`PartnerNotFound` (the sender
-is not a partner) and :class:`BackendUnavailable` (down, slow, 5xx or unexpected reply).
+mapped to exceptions the actions understand: :class:`PartnerNotFound` (the sender is not
+a partner), :class:`PartnerInactive` (suspended or left the program) and
+:class:`BackendUnavailable` (down, slow, 5xx or unexpected reply).
+
+The client is synchronous; actions call it through :mod:`actions.offload`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any
 from urllib.parse import quote
 
 import requests
+import structlog
 from requests.adapters import HTTPAdapter
 
-from actions.logging_utils import log_event, mask_id
+from actions.logging_utils import mask_id
+from actions.offload import WORKER_THREADS
+from mitra_config.secrets import require_secret
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 DEFAULT_TIMEOUT = (2.0, 5.0)  # (connect, read) seconds
 
@@ -31,8 +36,20 @@ class PartnerNotFound(BackendError):
     """No partner has this WhatsApp id."""
 
 
+class PartnerInactive(BackendError):
+    """The partner exists but may not use the program now (403 from the backend)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status  # "suspended" or "left" (INACTIVE_DETAILS)
+
+
 class BackendUnavailable(BackendError):
     """The backend is down, too slow, or answered with an error we cannot act on."""
+
+
+# The backend's 403 details for partners who may not use the program (docs/contracts.md).
+INACTIVE_DETAILS = {"partner suspended": "suspended", "partner has left": "left"}
 
 
 class BackendClient:
@@ -47,7 +64,7 @@ class BackendClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=WORKER_THREADS, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(
@@ -56,9 +73,10 @@ class BackendClient:
 
     @classmethod
     def from_env(cls) -> BackendClient:
+        """From ``BACKEND_URL`` and ``SERVICE_TOKEN`` (required: no committed fallback)."""
         return cls(
             base_url=os.environ.get("BACKEND_URL", "http://127.0.0.1:8000"),
-            service_token=os.environ.get("SERVICE_TOKEN", "demo-service-token"),
+            service_token=require_secret("SERVICE_TOKEN"),
             timeout=(
                 float(os.environ.get("BACKEND_CONNECT_TIMEOUT", DEFAULT_TIMEOUT[0])),
                 float(os.environ.get("BACKEND_READ_TIMEOUT", DEFAULT_TIMEOUT[1])),
@@ -76,19 +94,20 @@ class BackendClient:
                 method, self.base_url + path, timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
-            log_event(
-                logger, logging.ERROR, "backend.unreachable",
-                method=method, path=logged_path,
+            logger.error(
+                "backend.unreachable", method=method, path=logged_path,
                 error=type(exc).__name__,
             )
             raise BackendUnavailable(str(exc)) from exc
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        if response.status_code == 404 and _detail(response) == "partner not found":
+        detail = _detail(response)
+        if response.status_code == 404 and detail == "partner not found":
             raise PartnerNotFound(wa_id)
+        if response.status_code == 403 and detail in INACTIVE_DETAILS:
+            raise PartnerInactive(INACTIVE_DETAILS[detail])
         if response.status_code >= 400:
-            log_event(
-                logger, logging.ERROR, "backend.error",
-                method=method, path=logged_path,
+            logger.error(
+                "backend.error", method=method, path=logged_path,
                 status=response.status_code, ms=elapsed_ms,
                 body=response.text[:300].replace(wa_id, mask_id(wa_id)),
             )
@@ -96,7 +115,7 @@ class BackendClient:
         try:
             return response.json()
         except ValueError as exc:
-            log_event(logger, logging.ERROR, "backend.bad_json", path=logged_path, ms=elapsed_ms)
+            logger.error("backend.bad_json", path=logged_path, ms=elapsed_ms)
             raise BackendUnavailable("invalid JSON from backend") from exc
 
     def get_partner(self, wa_id: str) -> dict[str, Any]:
@@ -128,11 +147,12 @@ class BackendClient:
         )
 
 
-def _detail(response: requests.Response) -> object:
+def _detail(response: requests.Response) -> str | None:
     try:
-        return response.json().get("detail")
+        detail = response.json().get("detail")
     except (ValueError, AttributeError):
         return None
+    return detail if isinstance(detail, str) else None
 
 
 _client: BackendClient | None = None

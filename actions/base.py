@@ -1,12 +1,13 @@
 """The shape every partner-facing action shares: look up the sender, answer politely
-when they are not a partner or the backend cannot be reached."""
+when they are not a partner, may not use the program now, or the backend cannot be
+reached. The backend work runs in a worker thread, never on the event loop."""
 
 from __future__ import annotations
 
-import logging
 from abc import ABCMeta, abstractmethod
 from typing import Any
 
+import structlog
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -14,13 +15,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.backend_client import (
     BackendClient,
     BackendUnavailable,
+    PartnerInactive,
     PartnerNotFound,
     get_client,
 )
 from actions.formatting import normalise_language
-from actions.logging_utils import log_event, mask_id
+from actions.logging_utils import mask_id
+from actions.offload import in_worker_thread
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
+
+# PartnerInactive.status → what the partner reads (both languages, in the domain).
+INACTIVE_RESPONSES = {"suspended": "utter_partner_suspended", "left": "utter_partner_left"}
 
 
 class PartnerAction(Action, metaclass=ABCMeta):
@@ -34,24 +40,30 @@ class PartnerAction(Action, metaclass=ABCMeta):
         client: BackendClient,
         language: str,
     ) -> list[EventType]:
-        """Answer for the sender; may raise the backend client's errors."""
+        """Answer for the sender (runs in a worker thread); may raise the client's errors."""
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         language = normalise_language(tracker.get_slot("language"))
+        sender = mask_id(tracker.sender_id)
         try:
-            return self.run_for_partner(dispatcher, tracker, get_client(), language)
+            return await in_worker_thread(
+                self.run_for_partner, dispatcher, tracker, get_client(), language
+            )
         except PartnerNotFound:
-            log_event(logger, logging.INFO, "partner.unknown", action=self.name(),
-                      sender=mask_id(tracker.sender_id))
+            logger.info("partner.unknown", action=self.name(), sender=sender)
             dispatcher.utter_message(response="utter_not_registered")
             return [SlotSet("is_registered", False)]
+        except PartnerInactive as error:
+            logger.info("partner.inactive", action=self.name(), sender=sender,
+                        status=error.status)
+            dispatcher.utter_message(response=INACTIVE_RESPONSES[error.status])
+            return []
         except BackendUnavailable:
             dispatcher.utter_message(response="utter_backend_error")
             return []
         except Exception:  # a bug must not leave the partner without an answer
-            logger.exception("action.failed action=%s sender=%s", self.name(),
-                             mask_id(tracker.sender_id))
+            logger.exception("action.failed", action=self.name(), sender=sender)
             dispatcher.utter_message(response="utter_backend_error")
             return []

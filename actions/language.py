@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.backend_client import BackendUnavailable, PartnerNotFound, get_client
+from actions.backend_client import (
+    BackendUnavailable,
+    PartnerInactive,
+    PartnerNotFound,
+    get_client,
+)
 from actions.formatting import SUPPORTED_LANGUAGES, normalise_language
-from actions.logging_utils import log_event, mask_id
+from actions.logging_utils import mask_id
+from actions.offload import in_worker_thread
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 def requested_language(tracker: Tracker) -> str:
@@ -30,17 +36,17 @@ class ActionChangeLanguage(Action):
     def name(self) -> str:
         return "action_change_language"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         language = requested_language(tracker)
         try:
-            get_client().set_language(tracker.sender_id, language)
-        except PartnerNotFound:
-            pass  # strangers still get replies in the language they asked for
+            await in_worker_thread(get_client().set_language, tracker.sender_id, language)
+        except (PartnerNotFound, PartnerInactive):
+            pass  # strangers and inactive partners still get replies in the language asked for
         except BackendUnavailable:
             # The conversation switches now; the stored preference stays as it was, so
             # the next session (after an hour of silence) starts in the stored language.
-            log_event(logger, logging.WARNING, "language.not_saved",
-                      sender=mask_id(tracker.sender_id), language=language)
+            logger.warning("language.not_saved", sender=mask_id(tracker.sender_id),
+                           language=language)
         return [SlotSet("language", language)]

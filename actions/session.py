@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.backend_client import BackendClient, BackendUnavailable, PartnerNotFound, get_client
+from actions.backend_client import (
+    BackendClient,
+    BackendUnavailable,
+    PartnerInactive,
+    PartnerNotFound,
+    get_client,
+)
 from actions.base import PartnerAction
 from actions.formatting import normalise_language
-from actions.logging_utils import log_event, mask_id
+from actions.logging_utils import mask_id
+from actions.offload import in_worker_thread
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 CARRIED_SLOTS = ("language", "partner_name", "is_registered")
 
@@ -33,7 +40,7 @@ class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
@@ -44,12 +51,16 @@ class ActionSessionStart(Action):
             if tracker.get_slot(name) is not None
         ]
         try:
-            events += partner_slots(get_client().get_partner(tracker.sender_id))
+            partner = await in_worker_thread(get_client().get_partner, tracker.sender_id)
+            events += partner_slots(partner)
         except PartnerNotFound:
             events.append(SlotSet("is_registered", False))
+        except PartnerInactive as error:
+            # Their next request is answered with why they cannot use the program now.
+            logger.info("session.partner_inactive", sender=mask_id(tracker.sender_id),
+                        status=error.status)
         except BackendUnavailable:
-            log_event(logger, logging.WARNING, "session.partner_unavailable",
-                      sender=mask_id(tracker.sender_id))
+            logger.warning("session.partner_unavailable", sender=mask_id(tracker.sender_id))
         events.append(ActionExecuted("action_listen"))
         return events
 

@@ -51,7 +51,8 @@ def main() -> int:
         if isinstance(step, dict)
     }
     action_code = "\n".join(p.read_text() for p in (ROOT / "actions").rglob("*.py"))
-    dispatched = set(re.findall(r"""response=["'](utter_\w+)["']""", action_code))
+    # Any quoted response name in the actions counts: some are picked from a mapping.
+    dispatched = set(re.findall(r"""["'](utter_\w+)["']""", action_code))
     for name in domain.get("responses", {}):
         if name not in used_in_data and name not in dispatched:
             problems.append(f"{name}: not used by any rule, story or action")

@@ -2,15 +2,31 @@
 # Start the loyalty backend, the action server, Rasa (WhatsApp channel + HTTP API) and the
 # WhatsApp sandbox; print where each one is; stop them all on Ctrl-C.
 # `run_all.sh --shell <wa_id>` starts backend and actions, then a terminal chat as that partner.
-# Expects the environment from the Makefile (make run / make shell).
+# Expects the layered environment from the Makefile (make run / make shell start it through
+# `python -m mitra_config.launch`). Every process binds to 127.0.0.1: only the WhatsApp
+# webhook is meant to face the internet, through a reverse proxy (README, docs/security.md).
+# Each process is started through the launcher with the secrets it holds, so a missing or
+# (in production) unfit secret stops it with the variable's name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p var/log
+LOG_DIR=${MITRA_LOG_DIR:-var/log}
+mkdir -p "$LOG_DIR"
 
 BACKEND_PORT=${BACKEND_PORT:-8000}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 RASA_PORT=${RASA_PORT:-5005}
 SANDBOX_PORT=${SANDBOX_PORT:-8090}
+RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
+# The processes find each other through these (endpoints.yml reads ACTION_SERVER_URL).
+export BACKEND_URL="http://127.0.0.1:$BACKEND_PORT"
+export ACTION_SERVER_URL="http://127.0.0.1:$ACTIONS_PORT/webhook"
+export SANDBOX_WEBHOOK_URL="http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook"
+use_sandbox=false
+if [[ "${WHATSAPP_API_BASE_URL:-}" =~ ^http://127\.0\.0\.1: ]]; then
+  use_sandbox=true  # the sandbox plays the Graph API; a real URL switches it off
+  export WHATSAPP_API_BASE_URL="http://127.0.0.1:$SANDBOX_PORT"
+fi
+LAUNCH=(.venv/bin/python -m mitra_config.launch)
 pids=()
 
 cleanup() {
@@ -20,9 +36,9 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-start() {  # start <name> <command...>: run in the background, log to var/log/<name>.log
+start() {  # start <name> <command...>: run in the background, log to $LOG_DIR/<name>.log
   local name=$1; shift
-  "$@" >"var/log/$name.log" 2>&1 &
+  "$@" >"$LOG_DIR/$name.log" 2>&1 &
   pids+=($!)
 }
 
@@ -32,39 +48,52 @@ wait_for() {  # wait_for <name> <url> <seconds>
     if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
     sleep 1
   done
-  echo "!! $name did not come up at $url; last lines of var/log/$name.log:" >&2
-  tail -n 30 "var/log/$name.log" >&2
+  echo "!! $name did not come up at $url; last lines of $LOG_DIR/$name.log:" >&2
+  tail -n 30 "$LOG_DIR/$name.log" >&2
   exit 1
 }
 
 start backend bash -c "cd loyalty_backend && exec .venv/bin/uvicorn app.main:app \
   --host 127.0.0.1 --port $BACKEND_PORT"
-start actions .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT"
+start actions "${LAUNCH[@]}" --require ACTION_SERVER_TOKEN,SERVICE_TOKEN -- \
+  .venv/bin/python -m actions.server --host 127.0.0.1 --port "$ACTIONS_PORT"
 wait_for backend "http://127.0.0.1:$BACKEND_PORT/health" 60
 wait_for actions "http://127.0.0.1:$ACTIONS_PORT/health" 90
 
 if [[ "${1:-}" == "--shell" ]]; then
   partner=${2:-6281200000001}
   echo "Chatting as partner $partner (Ctrl-D or /stop to leave)."
-  .venv/bin/rasa shell -m models --endpoints endpoints.yml \
-    --conversation-id "$partner"
+  # Loopback only: the shell's channel has no authentication.
+  "${LAUNCH[@]}" --require ACTION_SERVER_TOKEN -- .venv/bin/rasa shell -m models \
+    --endpoints endpoints.yml --conversation-id "$partner" -i 127.0.0.1 --port "$RASA_PORT"
   exit 0
 fi
 
-start sandbox .venv/bin/python -m sandbox --port "$SANDBOX_PORT"
-start rasa .venv/bin/rasa run --enable-api --auth-token "$RASA_AUTH_TOKEN" -m models \
-  --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT"
-wait_for sandbox "http://127.0.0.1:$SANDBOX_PORT/sandbox/partners" 60
-wait_for rasa "http://127.0.0.1:$RASA_PORT/" 180
+if $use_sandbox; then start sandbox .venv/bin/python -m sandbox --port "$SANDBOX_PORT"; fi
+# Rasa's HTTP API (read any conversation, send as the business, replace the model) is
+# served only when a feature needs it, and then only with the generated RASA_AUTH_TOKEN.
+rasa_secrets=ACTION_SERVER_TOKEN,WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN
+api_args=()
+case "${RASA_ENABLE_API:-false}" in
+  true|1|yes|on) api_args=(--enable-api --auth-token "${RASA_AUTH_TOKEN:-}")
+                 rasa_secrets+=,RASA_AUTH_TOKEN ;;
+  false|0|no|off|"") ;;
+  *) echo "!! RASA_ENABLE_API must be true or false, not '$RASA_ENABLE_API'" >&2; exit 2 ;;
+esac
+start rasa "${LAUNCH[@]}" --require "$rasa_secrets" -- .venv/bin/rasa run "${api_args[@]}" \
+  -m models --endpoints endpoints.yml --credentials credentials.yml \
+  -i "$RASA_INTERFACE" --port "$RASA_PORT"
+if $use_sandbox; then wait_for sandbox "http://127.0.0.1:$SANDBOX_PORT/sandbox/partners" 60; fi
+wait_for rasa "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/" 180
 
 cat <<INFO
 
-Mitra is running (logs in var/log/):
+Mitra is running (logs in $LOG_DIR/):
   WhatsApp sandbox (web phone)  http://127.0.0.1:$SANDBOX_PORT/
   Rasa (WhatsApp webhook)       http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook
-  Action server                 http://127.0.0.1:$ACTIONS_PORT/health
+  Action server (Rasa only)     http://127.0.0.1:$ACTIONS_PORT/health
   Loyalty backend API docs      http://127.0.0.1:$BACKEND_PORT/docs
 Press Ctrl-C to stop everything.
 INFO
 wait -n "${pids[@]}"
-echo "!! a process stopped; see var/log/. Stopping the others." >&2
+echo "!! a process stopped; see $LOG_DIR/. Stopping the others." >&2

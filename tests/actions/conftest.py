@@ -10,8 +10,20 @@ import requests
 from rasa_sdk import Tracker
 
 from actions import backend_client
+from actions.points import (
+    ActionCheckBalance,
+    ActionExpiringPoints,
+    ActionPointsHistory,
+    ActionTierStatus,
+)
+from actions.session import ActionGreet
 from tests.support.demo import ANDI, BUDI, RINA, SARAH, STRANGER  # noqa: F401 (re-exported)
 from tests.support.processes import SERVICE_TOKEN, Process, start_backend
+
+# Every action built on PartnerAction (same error handling).
+PARTNER_ACTIONS = [
+    ActionCheckBalance, ActionTierStatus, ActionPointsHistory, ActionExpiringPoints, ActionGreet,
+]
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +74,27 @@ def make_tracker(
         active_loop={},
         latest_action_name="action_listen",
     )
+
+
+def action_call(sender: str, action: str = "action_check_balance") -> dict[str, Any]:
+    """The body Rasa POSTs to the action server's /webhook."""
+    return {
+        "next_action": action,
+        "sender_id": sender,
+        "version": "3.6.21",
+        "domain": {},
+        "tracker": {
+            "sender_id": sender,
+            "slots": {"language": "id"},
+            "latest_message": {
+                "text": "english",
+                "intent": {"name": "change_language", "confidence": 0.99},
+                "entities": [{"entity": "language", "value": "en"}],
+            },
+            "events": [],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+    }

@@ -25,15 +25,15 @@ from tests.actions.conftest import (
 )
 
 
-def run(action, sender: str, language: str = "id", intent: str = "check_balance"):
+async def run(action, sender: str, language: str = "id", intent: str = "check_balance"):
     dispatcher = CollectingDispatcher()
-    events = action.run(dispatcher, make_tracker(sender, intent, language), {})
+    events = await action.run(dispatcher, make_tracker(sender, intent, language), {})
     return dispatcher.messages, events
 
 
-def test_balance_shows_the_backend_figure_in_indonesian(use_backend):
+async def test_balance_shows_the_backend_figure_in_indonesian(use_backend):
     balance = backend_get(use_backend, f"/partners/by-wa/{BUDI}/balance")
-    messages, events = run(ActionCheckBalance(), BUDI)
+    messages, events = await run(ActionCheckBalance(), BUDI)
 
     assert events == []
     assert messages[0]["response"] == "utter_balance"
@@ -46,26 +46,26 @@ def test_balance_shows_the_backend_figure_in_indonesian(use_backend):
     assert messages[1]["date"] == format_date(balance["expiring_soon_date"], "id")
 
 
-def test_balance_uses_english_number_format(use_backend):
+async def test_balance_uses_english_number_format(use_backend):
     balance = backend_get(use_backend, f"/partners/by-wa/{SARAH}/balance")
-    messages, _ = run(ActionCheckBalance(), SARAH, language="en")
+    messages, _ = await run(ActionCheckBalance(), SARAH, language="en")
     assert messages[0]["points"] == format_points(balance["available_points"], "en")
 
 
-def test_new_partner_has_zero_points_and_empty_history(use_backend):
-    messages, _ = run(ActionCheckBalance(), RINA)
+async def test_new_partner_has_zero_points_and_empty_history(use_backend):
+    messages, _ = await run(ActionCheckBalance(), RINA)
     assert messages[0]["points"] == "0"
 
-    messages, _ = run(ActionPointsHistory(), RINA, intent="points_history")
+    messages, _ = await run(ActionPointsHistory(), RINA, intent="points_history")
     assert [m["response"] for m in messages] == ["utter_history_empty"]
 
-    messages, _ = run(ActionExpiringPoints(), RINA, intent="expiring_points")
+    messages, _ = await run(ActionExpiringPoints(), RINA, intent="expiring_points")
     assert [m["response"] for m in messages] == ["utter_expiring_none"]
 
 
-def test_tier_progress_names_the_next_tier(use_backend):
+async def test_tier_progress_names_the_next_tier(use_backend):
     progress = backend_get(use_backend, f"/partners/by-wa/{BUDI}/tier")
-    messages, _ = run(ActionTierStatus(), BUDI, intent="tier_status")
+    messages, _ = await run(ActionTierStatus(), BUDI, intent="tier_status")
 
     assert progress["current"]["name"] == "Gold"
     assert messages[0]["response"] == "utter_tier_progress"
@@ -74,15 +74,15 @@ def test_tier_progress_names_the_next_tier(use_backend):
     assert messages[0]["points_to_next"] == format_points(progress["points_to_next"], "id")
 
 
-def test_top_tier_gets_the_keep_it_message(use_backend):
-    messages, _ = run(ActionTierStatus(), ANDI, intent="tier_status", language="en")
+async def test_top_tier_gets_the_keep_it_message(use_backend):
+    messages, _ = await run(ActionTierStatus(), ANDI, intent="tier_status", language="en")
     assert messages[0]["response"] == "utter_tier_top"
     assert messages[0]["tier"] == "Platinum"
 
 
-def test_history_lists_ledger_entries_with_signed_points(use_backend):
+async def test_history_lists_ledger_entries_with_signed_points(use_backend):
     history = backend_get(use_backend, f"/partners/by-wa/{BUDI}/history", limit=5)
-    messages, _ = run(ActionPointsHistory(), BUDI, intent="points_history", language="en")
+    messages, _ = await run(ActionPointsHistory(), BUDI, intent="points_history", language="en")
 
     assert messages[0]["response"] in {"utter_history_this_month", "utter_history_recent"}
     lines = messages[0]["lines"].splitlines()
@@ -93,9 +93,9 @@ def test_history_lists_ledger_entries_with_signed_points(use_backend):
     assert lines[0].startswith(f"• {format_date(newest['created_at'], 'en')}")
 
 
-def test_expiring_points_lists_lots_with_dates(use_backend):
+async def test_expiring_points_lists_lots_with_dates(use_backend):
     expiring = backend_get(use_backend, f"/partners/by-wa/{BUDI}/expiring", within_days=90)
-    messages, _ = run(ActionExpiringPoints(), BUDI, intent="expiring_points")
+    messages, _ = await run(ActionExpiringPoints(), BUDI, intent="expiring_points")
 
     assert expiring["total_points"] > 0
     assert messages[0]["response"] == "utter_expiring"
@@ -107,9 +107,9 @@ def test_expiring_points_lists_lots_with_dates(use_backend):
     )
 
 
-def test_stranger_gets_how_to_join_not_someone_elses_data(use_backend):
+async def test_stranger_gets_how_to_join_not_someone_elses_data(use_backend):
     for action in (ActionCheckBalance(), ActionTierStatus(), ActionPointsHistory(),
                    ActionExpiringPoints()):
-        messages, events = run(action, STRANGER)
+        messages, events = await run(action, STRANGER)
         assert [m["response"] for m in messages] == ["utter_not_registered"]
         assert events == [SlotSet("is_registered", False)]

@@ -1,4 +1,4 @@
-"""WhatsApp ids of the demo fixtures (../shared/DESIGN.md): the seed, the sandbox's web
+"""WhatsApp ids of the demo fixtures (docs/architecture.md): the seed, the sandbox's web
 phone, the tests and the benchmarks all rely on them."""
 
 BUDI = "6281200000001"  # Gold, Indonesian, points expiring within 30 days
