@@ -11,6 +11,10 @@ Run with the backend's environment (it needs httpx), against a seeded backend:
     cd loyalty_backend && uv run python ../bench/backend_balance.py \
         --url http://127.0.0.1:8000 --rate 100 --duration 20
 
+It reads the balance as the action server does, with SERVICE_TOKEN (scope ``ledger:read``):
+``--token``, else the environment, else the repository's ``.env`` (which ``make run``
+writes). There is no built-in fallback: the backend has no default secret either.
+
 Only send this to a server on this machine.
 """
 
@@ -20,6 +24,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -30,6 +35,26 @@ SEEDED_WA_IDS = (
     + [f"628130000000{n}" for n in range(1, 6)]
     + [f"6281300000{n}" for n in range(101, 140)]
 )
+
+
+DOTENV = Path(__file__).resolve().parents[1] / ".env"
+
+
+def dotenv_value(name: str, path: Path = DOTENV) -> str | None:
+    """``NAME=value`` from a dotenv file (no interpolation), or None."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip("'\"") or None
+    return None
+
+
+def default_token() -> str | None:
+    return os.environ.get("SERVICE_TOKEN", "").strip() or dotenv_value("SERVICE_TOKEN")
 
 
 @dataclass
@@ -77,7 +102,10 @@ async def run(url: str, token: str, rate: float, duration: float, timeout: float
     ) as client:
         warm = await client.get(f"/api/v1/partners/by-wa/{SEEDED_WA_IDS[0]}/balance")
         if warm.status_code != 200:
-            raise SystemExit(f"warm-up failed: {warm.status_code} {warm.text[:200]}")
+            hint = ""
+            if warm.status_code in (401, 403):
+                hint = " (is --token the backend's SERVICE_TOKEN?)"
+            raise SystemExit(f"warm-up failed{hint}: {warm.status_code} {warm.text[:200]}")
         tasks: list[asyncio.Task[None]] = []
         start = time.perf_counter()
         for i in range(total):
@@ -115,10 +143,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds")
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
-    parser.add_argument("--token", default=os.environ.get("SERVICE_TOKEN", "demo-service-token"))
+    parser.add_argument(
+        "--token",
+        default=default_token(),
+        help="the backend's SERVICE_TOKEN (default: $SERVICE_TOKEN, else ../.env)",
+    )
     args = parser.parse_args()
     if args.rate <= 0 or args.duration <= 0:
         parser.error("rate and duration must be positive")
+    if not args.token:
+        parser.error("no SERVICE_TOKEN: pass --token, export it, or run `make run` for .env")
     asyncio.run(run(args.url, args.token, args.rate, args.duration, args.timeout))
 
 

@@ -19,7 +19,7 @@ class DemoFixture:
     available_points: int
     lifetime_earned: int
     expiring_30d_points: int  # expiring within 30 days of the seed
-    expiring_in_days: int | None  # days from the seed to that expiry
+    expiring_in_days: int | None  # WIB days from the seed's date to their last day
     history_entries: int
 
 

@@ -1,13 +1,19 @@
-"""Deterministic demo seed: ``python -m app.initial_data [--reset] [--no-demo]``.
+"""Deterministic demo seed: ``python -m app.initial_data [--reset] [--no-demo | --demo]``.
 
 - Brings the schema to the latest migration, then adds the default tiers if missing.
 - Adds the demo partners and their ledger history unless they are already there, so
   running it twice changes nothing. ``--reset`` drops every table and starts over.
-- Amounts come from a fixed random seed and dates are offsets from the seed's "now",
-  so balances, tiers and expiring points are the same on every run (see
-  app/demo_fixtures.py for the five fixtures everything else relies on).
+- Demo partners are for development and test only. With ``APP_ENV=production`` the
+  script refuses (exit status 2, nothing touched) to seed them, or to ``--reset``, unless
+  asked explicitly with ``--demo`` or ``SEED_DEMO=1``; ``--no-demo`` (migrate + default
+  tiers, the reference data production needs) is always allowed.
+- Amounts come from a fixed random seed and dates are offsets from the start of the
+  seed's WIB day, so balances, tiers and expiring points are the same on every run,
+  whatever the time of day (lots expire at the end of a WIB day; see app/demo_fixtures.py
+  for the five fixtures everything else relies on).
 - History is written through the ledger service, in time order, with expiry applied
-  when each lot falls due, exactly as production would have written it.
+  when each lot falls due, exactly as production would have written it. Its
+  idempotency keys are in the seed's reserved namespace (``seed:``).
 """
 
 import argparse
@@ -20,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.clock import utcnow
+from app.core.clock import utcnow, wib_date, wib_start_of_day
 from app.core.config import settings
 from app.core.db import get_engine, get_session_factory, write_transaction
 from app.core.logging import configure_logging
@@ -29,6 +35,7 @@ from app.demo_fixtures import ANDI, BUDI, FIXTURES, JOKO, RINA, SARAH
 from app.models import ConsentRecord, Partner, PointsAccount, PointsLot
 from app.models.enums import Language, PartnerRole
 from app.services import ledger, partners, tiers
+from app.services.ledger import KeyNamespace
 
 log = logging.getLogger("app.initial_data")
 
@@ -408,6 +415,9 @@ def _generate_history(rng: random.Random, spec: PartnerSpec) -> None:
 def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
     """Add the demo partners and history in one transaction, unless already there."""
     now = (now or utcnow()).replace(microsecond=0)
+    # Events are offsets from the start of the WIB day, so where they fall relative to
+    # end-of-day expiries does not depend on the time of day the seed runs.
+    base = wib_start_of_day(wib_date(now))
     with write_transaction(session):
         tiers.ensure_default_tiers(session)
         if session.scalar(select(Partner.id).where(Partner.wa_id == BUDI.wa_id)) is not None:
@@ -430,7 +440,7 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
                 language=spec.language,
                 opted_out=spec.opted_out,
                 consent_source="seed",
-                now=now - timedelta(days=spec.joined_days_ago),
+                now=base - timedelta(days=spec.joined_days_ago),
                 actor=SEED_ACTOR,
             )
             by_wa[spec.wa_id] = partner
@@ -441,18 +451,20 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
                         kind="marketing",
                         granted=False,
                         source="seed",
-                        created_at=now - timedelta(days=spec.joined_days_ago / 2),
+                        created_at=base - timedelta(days=spec.joined_days_ago / 2),
                     )
                 )
-            entries += _apply_events(session, partner, spec, now)
+            entries += _apply_events(session, partner, spec, base, now)
     log.info("demo data seeded", extra={"partners": len(specs), "ledger_entries": entries})
     return SeedSummary(created=True, partners=len(specs), ledger_entries=entries)
 
 
-def _apply_events(session: Session, partner: Partner, spec: PartnerSpec, now: datetime) -> int:
+def _apply_events(
+    session: Session, partner: Partner, spec: PartnerSpec, base: datetime, now: datetime
+) -> int:
     written = 0
     for n, event in enumerate(sorted(spec.events, key=lambda e: -e.days_ago)):
-        at = now - timedelta(days=event.days_ago)
+        at = base - timedelta(days=event.days_ago)
         written += _expire_until(session, partner.id, at)
         points = event.points
         if event.kind == "spend_share":
@@ -468,10 +480,11 @@ def _apply_events(session: Session, partner: Partner, spec: PartnerSpec, now: da
             "reason": event.reason,
             "reference_type": event.reference_type,
             "reference_id": event.reference_id,
-            "idempotency_key": f"seed:{spec.wa_id}:{n}",
+            "idempotency_key": f"{KeyNamespace.SEED}{spec.wa_id}:{n}",
             "description": event.description,
             "now": at,
             "actor": SEED_ACTOR,
+            "key_owner": KeyNamespace.SEED,
         }
         if event.kind == "earn":
             ledger.earn(session, expires_in_days=event.expires_in_days, **common)
@@ -490,24 +503,43 @@ def _expire_until(session: Session, partner_id: int, until: datetime) -> int:
             .where(
                 PointsLot.partner_id == partner_id,
                 PointsLot.points_remaining > 0,
-                PointsLot.expires_at <= until,
+                PointsLot.expires_at < until,
             )
             .order_by(PointsLot.expires_at)
             .limit(1)
         )
         if due is None:
             return written
+        # The first instant after the lot's last valid moment (00:00 WIB the next day).
+        gone = due + timedelta(microseconds=1)
         written += len(
-            ledger.expire_due_lots(session, due, partner_id=partner_id, actor=SEED_ACTOR)
+            ledger.expire_due_lots(session, gone, partner_id=partner_id, actor=SEED_ACTOR)
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reset", action="store_true", help="drop all data and reseed")
-    parser.add_argument("--no-demo", action="store_true", help="tiers only, no demo partners")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-demo", action="store_true", help="tiers only, no demo partners")
+    which.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed the demo partners even outside development/test (same as SEED_DEMO=1)",
+    )
     args = parser.parse_args(argv)
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+
+    demo_allowed = settings.demo_data_allowed or args.demo
+    if not demo_allowed and (args.reset or not args.no_demo):
+        what = "drop every table (--reset)" if args.reset else "seed the demo partners"
+        print(
+            f"refusing to {what} with APP_ENV={settings.APP_ENV}: demo data is for "
+            "development and test. Use --no-demo for the schema and default tiers only, "
+            "or --demo (SEED_DEMO=1) if this really is a demo installation.",
+            file=sys.stderr,
+        )
+        return 2
 
     engine = get_engine()
     if args.reset:

@@ -18,9 +18,11 @@ log = logging.getLogger("app.request")
 app = FastAPI(
     title=settings.PROJECT_NAME,
     description=(
-        "Partners, points ledger and tiers for Mitra. Service calls authenticate with "
-        "`Authorization: Bearer <SERVICE_TOKEN>`. Datetimes are UTC with offset; calendar "
-        "dates are WIB (Asia/Jakarta)."
+        "Partners, points ledger and tiers for Mitra. Every route but /health needs "
+        "`Authorization: Bearer <secret>` with the caller's own secret: SERVICE_TOKEN "
+        "(action server), ERP_API_KEY (ERP) or ADMIN_API_KEY (admin automation); each route "
+        "names the scope it needs. Unknown or missing secret: 401; a caller without the "
+        "scope: 403. Datetimes are UTC with offset; calendar dates are WIB (Asia/Jakarta)."
     ),
     version="0.1.0",
 )

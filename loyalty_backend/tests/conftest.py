@@ -4,10 +4,19 @@ Both schemas are built with ``alembic upgrade head``, so the migration is under 
 PostgreSQL gets a private schema per test session (dropped at the end); tests are
 isolated by TRUNCATE there and by a fresh copy of a migrated file on SQLite. If
 PostgreSQL is unreachable, the PostgreSQL half errors: it never skips.
+
+The app reads its settings once, when it is imported, so the test process is configured
+first, like a deployment: ``APP_ENV=test`` and a fresh random secret for each caller.
 """
 
 import os
 import secrets
+
+CREDENTIALS = {
+    name: secrets.token_urlsafe(32) for name in ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY")
+}
+os.environ.update(APP_ENV="test", SEED_DEMO="0", **CREDENTIALS)
+
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -182,6 +191,22 @@ def client(db: TestDB) -> Iterator[TestClient]:
         app.dependency_overrides.pop(get_db, None)
 
 
+def bearer(secret_var: str) -> dict[str, str]:
+    """The Authorization header of the caller whose secret is ``secret_var``."""
+    return {"Authorization": f"Bearer {settings.credential(secret_var)}"}
+
+
 @pytest.fixture
 def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings.SERVICE_TOKEN}"}
+    """The action server (SERVICE_TOKEN)."""
+    return bearer("SERVICE_TOKEN")
+
+
+@pytest.fixture
+def erp_auth() -> dict[str, str]:
+    return bearer("ERP_API_KEY")
+
+
+@pytest.fixture
+def admin_auth() -> dict[str, str]:
+    return bearer("ADMIN_API_KEY")

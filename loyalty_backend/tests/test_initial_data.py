@@ -1,3 +1,7 @@
+import os
+import secrets
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -6,14 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import app.initial_data as initial_data
-from app.core.clock import utcnow
+from app.core.clock import WIB, utcnow
+from app.core.config import CREDENTIAL_VARS, Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.migrations import upgrade_head
 from app.demo_fixtures import ANDI, FIXTURES, RINA, STRANGER_WA_ID
 from app.models import ConsentRecord, LedgerEntry, Partner, PointsAccount
 from app.services import ledger, tiers
 from tests.conftest import TestDB
-from tests.utils import assert_ledger_consistent
+from tests.utils import assert_ledger_consistent, new_partner
 
 
 def _snapshot(session: Session) -> dict[str, tuple[int, int, int]]:
@@ -128,3 +133,116 @@ def test_seeded_fixture_has_datetimes_in_utc(session: Session, seeded: datetime)
     entry = session.scalars(select(LedgerEntry).limit(1)).one()
     assert isinstance(entry.created_at, datetime)
     assert entry.created_at.utcoffset() == timedelta(0)
+
+
+# --- demo data only where it belongs ------------------------------------------------------
+
+
+def _production(**extra: object) -> Settings:
+    keys = {name: secrets.token_urlsafe(32) for name in CREDENTIAL_VARS}
+    return Settings(APP_ENV="production", **keys, **extra)
+
+
+def _count(session: Session, model: type) -> int:
+    session.commit()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def main_on_test_db(db: TestDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(initial_data, "get_engine", lambda: db.engine)
+    monkeypatch.setattr(
+        initial_data, "get_session_factory", lambda: make_session_factory(db.engine)
+    )
+
+
+@pytest.mark.parametrize("argv", [[], ["--reset"], ["--reset", "--no-demo"]])
+def test_production_refuses_the_demo_seed(
+    main_on_test_db: None,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    new_partner(session, wa_id="6281999999999")  # real data that --reset would drop
+    monkeypatch.setattr(initial_data, "settings", _production())
+    assert initial_data.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "APP_ENV=production" in err and "--demo" in err and "--no-demo" in err
+    assert _count(session, Partner) == 1  # nothing seeded, nothing dropped
+    assert tiers.list_tiers(session) == []
+
+
+def test_production_may_add_the_reference_data(
+    main_on_test_db: None, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(initial_data, "settings", _production())
+    assert initial_data.main(["--no-demo"]) == 0
+    assert len(tiers.list_tiers(session)) == 3
+    assert _count(session, Partner) == 0
+
+
+@pytest.mark.parametrize(("argv", "seed_demo"), [(["--demo"], False), ([], True)])
+def test_production_seeds_demo_data_when_asked(
+    main_on_test_db: None,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    seed_demo: bool,
+) -> None:
+    monkeypatch.setattr(initial_data, "settings", _production(SEED_DEMO=seed_demo))
+    assert initial_data.main(argv) == 0
+    assert _count(session, Partner) >= 50
+
+
+def test_demo_and_no_demo_together_is_a_usage_error(main_on_test_db: None) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        initial_data.main(["--demo", "--no-demo"])
+    assert exit_.value.code == 2
+
+
+def test_the_refusal_is_a_failing_process(tmp_path: Path) -> None:
+    keys = {name: secrets.token_urlsafe(32) for name in CREDENTIAL_VARS}
+    database = tmp_path / "prod.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "app.initial_data"],
+        cwd=Path(__file__).resolve().parents[1],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "APP_ENV": "production",
+            "DATABASE_URL": f"sqlite:///{database}",
+            **keys,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "refusing to seed the demo partners with APP_ENV=production" in result.stderr
+    assert not database.exists()
+
+
+def test_seed_keys_are_in_the_seeds_namespace(session: Session, seeded: datetime) -> None:
+    keys = session.scalars(select(LedgerEntry.idempotency_key)).all()
+    assert keys and all(k.startswith(("seed:", "expiry:lot:")) for k in keys)
+
+
+def test_seed_does_not_depend_on_the_time_of_day(session: Session, tmp_path: Path) -> None:
+    """Lots expire at the end of a WIB day, so the seed's history is laid out from the start
+    of its WIB day: seeding at 00:01 or at 23:59 WIB writes the very same ledger."""
+    day = datetime(2025, 5, 20, tzinfo=WIB)
+    worlds = []
+    for n, moment in enumerate((day + timedelta(minutes=1), day + timedelta(hours=23, minutes=59))):
+        engine = make_engine(f"sqlite:///{tmp_path / f'{n}.db'}")
+        upgrade_head(engine)
+        with make_session_factory(engine)() as other:
+            initial_data.seed_demo(other, moment)
+            history = other.execute(
+                select(Partner.wa_id, LedgerEntry.created_at, LedgerEntry.delta)
+                .join(Partner, Partner.id == LedgerEntry.partner_id)
+                .order_by(LedgerEntry.id)
+            ).all()
+            worlds.append((_snapshot(other), history))
+        engine.dispose()
+    assert worlds[0][1] and worlds[0] == worlds[1]

@@ -1,10 +1,17 @@
+from datetime import datetime, timedelta
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import Session
 
-from app.core.migrations import downgrade_base, upgrade_head
-from app.models import Base
+from app.core.clock import WIB
+from app.core.migrations import alembic_config, downgrade_base, upgrade_head
+from app.models import Base, PointsLot
+from app.services import ledger
 from tests.conftest import TestDB
+from tests.utils import new_partner
 
 
 def test_migrations_match_the_models(db: TestDB) -> None:
@@ -18,3 +25,58 @@ def test_downgrade_and_upgrade_again(db: TestDB) -> None:
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade_head(db.engine)
     assert set(Base.metadata.tables) <= set(inspect(db.engine).get_table_names())
+
+
+def _migrate(db: TestDB, revision: str, *, down: bool = False) -> None:
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_0002_moves_expiry_to_the_end_of_the_wib_day(db: TestDB, session: Session) -> None:
+    _migrate(db, "0001", down=True)
+    partner = new_partner(session)
+    # Written by the old rule: expires at the earn time of day (15:00 WIB), 365 days on.
+    rows = [
+        (datetime(2024, 3, 1, 15, 0, 0, 123456, tzinfo=WIB), 365),
+        (datetime(2024, 3, 1, 23, 30, tzinfo=WIB), 30),  # 16:30 UTC: next day in WIB
+        (datetime(2024, 3, 2, 0, 15, tzinfo=WIB), 7),  # 17:15 UTC the day before
+        (datetime(2024, 3, 2, 6, 59, 59, 999999, tzinfo=WIB), 1),  # SQLite rounds to ms
+    ]
+    for n, (earned, days) in enumerate(rows):
+        entry = ledger.earn(
+            session,
+            partner_id=partner.id,
+            points=10 + n,
+            reason="claim",
+            reference_type="claim",
+            reference_id=f"c{n}",
+            idempotency_key=f"k{n}",
+            now=earned,
+            expires_in_days=days,
+        ).entry
+        session.execute(
+            update(PointsLot)
+            .where(PointsLot.ledger_entry_id == entry.id)
+            .values(expires_at=earned + timedelta(days=days))
+        )
+    session.commit()
+
+    def expiries() -> list[datetime]:
+        session.commit()
+        return list(session.scalars(select(PointsLot.expires_at).order_by(PointsLot.id)))
+
+    old = expiries()
+    _migrate(db, "head")
+    assert expiries() == [
+        datetime(2025, 3, 1, 23, 59, 59, 999999, tzinfo=WIB),
+        datetime(2024, 3, 31, 23, 59, 59, 999999, tzinfo=WIB),
+        datetime(2024, 3, 9, 23, 59, 59, 999999, tzinfo=WIB),
+        datetime(2024, 3, 3, 23, 59, 59, 999999, tzinfo=WIB),
+    ]
+    # Downgrade gives back the earn time of day, to the microsecond.
+    _migrate(db, "0001", down=True)
+    assert expiries() == old
+    _migrate(db, "head")
+    assert expiries()[0] == datetime(2025, 3, 1, 23, 59, 59, 999999, tzinfo=WIB)

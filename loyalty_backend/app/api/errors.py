@@ -9,7 +9,10 @@ from app.services.errors import (
     DomainError,
     IdempotencyConflict,
     InsufficientPoints,
+    PartnerLeft,
     PartnerNotFound,
+    PartnerSuspended,
+    ReservedIdempotencyKey,
     TiersNotConfigured,
 )
 
@@ -17,6 +20,9 @@ log = logging.getLogger("app.api")
 
 _STATUS: dict[type[DomainError], int] = {
     PartnerNotFound: 404,
+    PartnerSuspended: 403,
+    PartnerLeft: 403,
+    ReservedIdempotencyKey: 422,
     InsufficientPoints: 409,
     IdempotencyConflict: 409,
     TiersNotConfigured: 503,

@@ -19,3 +19,11 @@ def wib_date(moment: datetime) -> date:
 def wib_start_of_day(day: date) -> datetime:
     """00:00 WIB on ``day``, as an aware UTC datetime."""
     return datetime.combine(day, time(0, 0), tzinfo=WIB).astimezone(UTC)
+
+
+def wib_end_of_day(day: date) -> datetime:
+    """The last instant of ``day`` in WIB (23:59:59.999999 WIB), as an aware UTC datetime.
+
+    Stored and compared at microsecond precision (both databases keep microseconds).
+    """
+    return datetime.combine(day, time.max, tzinfo=WIB).astimezone(UTC)

@@ -1,23 +1,99 @@
-"""Settings from environment variables, with defaults that make a local run work."""
+"""Settings from environment variables, with defaults that make a local run work.
 
+Secrets (``SERVICE_TOKEN``, ``ERP_API_KEY``, ``ADMIN_API_KEY``) have no default at all:
+
+- blank (or only spaces) means missing;
+- in ``development`` and ``test`` a missing secret disables that caller: every token it
+  could present is unknown, so it gets 401 (there is never a committed fallback value);
+- in ``production`` the settings refuse to load, so the process refuses to start, when a
+  secret is missing, blank, a known demo value (see ``is_demo_secret``) or shorter than
+  ``MIN_SECRET_BYTES``; the error names the variable;
+- in every environment two callers may not share a secret (the caller would be ambiguous).
+
+The bot side applies the same rule in ``mitra_config/secrets.py`` (the two projects never
+import each other's code, so the rule is written twice; keep them in step).
+"""
+
+from enum import StrEnum
 from functools import lru_cache
+from typing import Any, Self
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+# The callers' secrets, one environment variable each (see app/core/security.py for what
+# each caller may do).
+CREDENTIAL_VARS = ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY")
+
+MIN_SECRET_BYTES = 32
+# Every secret value that is (or was) committed to this repository or its docs.
+DEMO_SECRET_VALUES = frozenset(
+    {
+        "demo-service-token",
+        "demo-erp-key",
+        "demo-admin-key",
+        "demo-rasa-token",
+        "demo-action-server-token",
+        "sandbox-access-token",
+        "sandbox-app-secret",
+        "sandbox-verify-token",
+        "test-service-token",
+        "changeme",
+    }
+)
+DEMO_SECRET_PREFIXES = ("demo-", "sandbox-", "test-", "changeme")
+
+
+def is_demo_secret(value: str) -> bool:
+    """A committed demo value, or anything that looks like one (case-insensitive)."""
+    lowered = value.strip().lower()
+    return lowered in DEMO_SECRET_VALUES or lowered.startswith(DEMO_SECRET_PREFIXES)
+
+
+def production_secret_problem(name: str, value: SecretStr | None) -> str | None:
+    """Why ``value`` may not be used as secret ``name`` in production, or None if it may."""
+    if value is None:
+        return f"{name} is not set (blank counts as missing)"
+    secret = value.get_secret_value()
+    if is_demo_secret(secret):
+        return f"{name} holds a demo value"
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"{name} is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    # hide_input_in_errors: a validation error must not print the secrets it was given.
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", hide_input_in_errors=True
+    )
 
     PROJECT_NAME: str = "Mitra loyalty backend"
     API_V1_STR: str = "/api/v1"
 
-    DATABASE_URL: str = "sqlite:///./mitra.db"
-    # Shared secret with the action server. The default is the committed demo value
-    # (.env.example); a real deployment sets its own.
-    SERVICE_TOKEN: str = "demo-service-token"  # noqa: S105 (public demo value)
+    # "development" (default), "test" or "production"; anything else is an error.
+    APP_ENV: AppEnv = AppEnv.DEVELOPMENT
 
-    # Earned points expire this many days after they were earned (per lot).
+    DATABASE_URL: str = "sqlite:///./mitra.db"
+
+    # One secret per caller; no defaults (see the module docstring).
+    SERVICE_TOKEN: SecretStr | None = None  # the action server (read-only bot)
+    ERP_API_KEY: SecretStr | None = None  # the brand's ERP/DMS
+    ADMIN_API_KEY: SecretStr | None = None  # admin automation
+
+    # `python -m app.initial_data` seeds the demo partners outside development/test only
+    # when asked: `--demo` or SEED_DEMO=1.
+    SEED_DEMO: bool = False
+
+    # Earned points expire at the end of the WIB day this many days after they were
+    # earned (per lot).
     EXPIRY_DAYS: int = 365
     # Rolling window used for the default tiers when they are seeded.
     TIER_WINDOW_DAYS: int = 365
@@ -28,6 +104,21 @@ class Settings(BaseSettings):
     # "json" (one JSON object per line) or "kv" (key=value).
     LOG_FORMAT: str = "json"
 
+    @field_validator("APP_ENV", mode="before")
+    @classmethod
+    def _normalise_env(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(*CREDENTIAL_VARS, mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _psycopg3_driver(cls, value: str) -> str:
@@ -36,6 +127,41 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _secrets_fit_the_environment(self) -> Self:
+        problems: list[str] = []
+        seen: dict[str, str] = {}
+        for name in CREDENTIAL_VARS:
+            value = self.credential(name)
+            if value is None:
+                continue
+            if value in seen:
+                problems.append(f"{name} and {seen[value]} hold the same secret")
+            seen.setdefault(value, name)
+        if self.APP_ENV is AppEnv.PRODUCTION:
+            for name in CREDENTIAL_VARS:
+                problem = production_secret_problem(name, getattr(self, name))
+                if problem:
+                    problems.append(problem)
+        if problems:
+            hint = "production refuses to start: " if self.APP_ENV is AppEnv.PRODUCTION else ""
+            raise ValueError(
+                hint + "; ".join(problems) + ". Give each caller its own random secret of at least "
+                f"{MIN_SECRET_BYTES} bytes, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
+        return self
+
+    def credential(self, name: str) -> str | None:
+        """The plain value of one of CREDENTIAL_VARS, or None when that caller is disabled."""
+        value: SecretStr | None = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+    @property
+    def demo_data_allowed(self) -> bool:
+        """Demo partners may be seeded without asking in development and test only."""
+        return self.APP_ENV in (AppEnv.DEVELOPMENT, AppEnv.TEST) or self.SEED_DEMO
 
 
 @lru_cache

@@ -1,10 +1,91 @@
-"""Service-to-service authentication (the action server holds SERVICE_TOKEN)."""
+"""Who may call the API: three callers, each with its own secret and its own scopes.
 
+| caller    | secret (env)    | scopes                                         |
+|-----------|-----------------|------------------------------------------------|
+| ``service`` | ``SERVICE_TOKEN`` | ``partner:read``, ``ledger:read``, ``partner:act`` |
+| ``erp``     | ``ERP_API_KEY``   | ``partner:read``, ``ledger:read``, ``sales:write`` |
+| ``admin``   | ``ADMIN_API_KEY`` | ``points:adjust``, ``partner:manage``              |
+
+The action server (``service``) acts for partners: it reads a partner and performs what
+the partner asked for (today: set the language; later claim, redeem, answer a quiz). It
+never mints or adjusts points: raw earn/spend are ``points:adjust``, the admin's. The
+caller's name is the audit actor.
+
+A presented token is compared in constant time (``hmac.compare_digest`` over SHA-256
+digests, so lengths do not leak either) against every configured secret, always all of
+them. A caller whose secret is not configured cannot authenticate at all.
+"""
+
+import hashlib
 import hmac
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.core.config import Settings
 
 
-def service_token_matches(presented: str | None, expected: str) -> bool:
-    """Constant-time comparison; an empty expected token never matches."""
+class Scope(StrEnum):
+    PARTNER_READ = "partner:read"  # profile, tier, the program's tiers
+    LEDGER_READ = "ledger:read"  # balance, history, expiring points
+    PARTNER_ACT = "partner:act"  # partner-initiated operations (language; claim, redeem...)
+    SALES_WRITE = "sales:write"  # push ERP sales lines (no route yet)
+    POINTS_ADJUST = "points:adjust"  # raw earn/spend: admin adjustments
+    PARTNER_MANAGE = "partner:manage"  # a partner's status (active, suspended, left)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str  # also the audit actor
+    secret_var: str
+    scopes: frozenset[Scope]
+
+
+CALLERS = (
+    Caller(
+        "service",
+        "SERVICE_TOKEN",
+        frozenset({Scope.PARTNER_READ, Scope.LEDGER_READ, Scope.PARTNER_ACT}),
+    ),
+    Caller(
+        "erp",
+        "ERP_API_KEY",
+        frozenset({Scope.PARTNER_READ, Scope.LEDGER_READ, Scope.SALES_WRITE}),
+    ),
+    Caller(
+        "admin",
+        "ADMIN_API_KEY",
+        frozenset({Scope.POINTS_ADJUST, Scope.PARTNER_MANAGE}),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    name: str
+    scopes: frozenset[Scope]
+
+    def allows(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
+
+
+def token_matches(presented: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; nothing matches a missing or empty secret."""
     if not presented or not expected:
         return False
-    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+    return hmac.compare_digest(_digest(presented), _digest(expected))
+
+
+def authenticate(presented: str | None, settings: Settings) -> Principal | None:
+    """The caller whose secret is ``presented``, or None. Compares against every secret."""
+    found: Principal | None = None
+    for caller in CALLERS:
+        # No early exit: the time taken does not say which secret (if any) matched.
+        if token_matches(presented, settings.credential(caller.secret_var)):
+            found = Principal(caller.name, caller.scopes)
+    return found

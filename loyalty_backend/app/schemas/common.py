@@ -5,7 +5,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, PlainSerializer, StringConstraints
 
-WA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,160}$"
+from app.services.ledger import reserved_key_prefix
+
+# 1-160 characters of [A-Za-z0-9_.:-] that start and end with a letter or digit: "." and
+# ".." (path segments that change which route a client calls), "a..", "-x" are refused.
+WA_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.:-]{0,158}[A-Za-z0-9])?$"
 
 
 def _utc_iso(value: datetime) -> str:
@@ -33,8 +37,21 @@ ReferenceId = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
     AfterValidator(_no_control_chars),
 ]
+
+
+def _caller_key(value: str) -> str:
+    prefix = reserved_key_prefix(value)
+    if prefix is not None:
+        raise ValueError(f"idempotency keys starting {prefix!r} are reserved for the backend")
+    return value
+
+
+# A caller's idempotency key: printable ASCII without spaces, outside the namespaces the
+# backend keeps for its own entries (app/services/ledger.py, RESERVED_KEY_PREFIXES).
 IdempotencyKey = Annotated[
-    str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+    str,
+    StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$"),
+    AfterValidator(_caller_key),
 ]
 Description = Annotated[
     str,

@@ -42,3 +42,14 @@ class LanguageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     language: Language
+
+
+class StatusUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: PartnerStatus
+
+
+class PartnerStatusOut(BaseModel):
+    wa_id: str
+    status: PartnerStatus

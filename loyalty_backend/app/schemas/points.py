@@ -44,6 +44,8 @@ class LedgerEntryOut(BaseModel):
 
 
 class _PointsRequest(BaseModel):
+    """An admin adjustment. ``idempotency_key`` may not use a reserved prefix (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
     points: int = Field(gt=0, le=MAX_POINTS_PER_ENTRY, strict=True)
@@ -68,7 +70,8 @@ class BalanceOut(BaseModel):
     lifetime_earned: int
     expiring_soon_points: int = Field(description="Points expiring within 30 days")
     expiring_soon_date: date | None = Field(
-        description="WIB date of the soonest expiry among the expiring_soon points"
+        description="WIB date of the soonest expiry among the expiring_soon points (the "
+        "last day they can be used)"
     )
     as_of: UTCDatetime
 
@@ -82,7 +85,10 @@ class HistoryOut(BaseModel):
 
 class ExpiringLotOut(BaseModel):
     points: int
-    expires_at: UTCDatetime
+    expires_at: UTCDatetime = Field(
+        description="Last instant the points can be used: 23:59:59.999999 WIB of expires_on"
+    )
+    expires_on: date = Field(description="WIB date: the last day the points can be used")
     earned_at: UTCDatetime
     reason: str
 

@@ -16,6 +16,24 @@ class PartnerNotFound(DomainError):
     detail = "partner not found"
 
 
+class PartnerSuspended(DomainError):
+    """The partner is suspended: reads still work, writes are refused."""
+
+    detail = "partner suspended"
+
+
+class PartnerLeft(DomainError):
+    """The partner has left the program: no longer served as a partner, reads included."""
+
+    detail = "partner has left"
+
+
+class ReservedIdempotencyKey(DomainError):
+    """A caller's idempotency key is in a namespace the backend keeps for its own rules."""
+
+    detail = "idempotency key prefix reserved for the backend"
+
+
 class InsufficientPoints(DomainError):
     detail = "insufficient points"
 

@@ -3,44 +3,130 @@
 Rules (the part that must never be wrong):
 - Points are integers. Every change is one append-only ``ledger_entry`` plus the cached
   ``points_account.balance``, written in the same transaction, with an audit row.
-- Earning creates a lot that expires ``EXPIRY_DAYS`` (or ``expires_in_days``) later.
+- Earning creates a lot that expires at the end of the WIB day ``EXPIRY_DAYS`` (or
+  ``expires_in_days``) after the WIB date it was earned: earned 1 March 15:00 WIB with 365
+  days, the points can be used all of 1 March next year and are gone from 2 March 00:00
+  WIB. ``expires_at`` stores that day's last instant (23:59:59.999999 WIB), so its WIB date
+  is the date partners are shown, and a lot is expired when ``expires_at < now``.
 - Spending is one conditional statement, ``UPDATE points_account SET balance = balance - c
   WHERE partner_id = p AND balance >= c``: no read-then-write, so two spends can never
   both pass a check on the same balance. The spend then consumes lots, soonest-expiring
   first, and records what it took from each (``lot_consumption``).
 - Expiry writes one ``expiry`` entry per lot remainder, keyed ``expiry:lot:<lot id>``.
   Due lots are also swept lazily when a partner's points are read or spent, so a
-  balance never includes points that have already expired.
+  balance never includes points that have already expired. The daily job
+  (``expire_all_due``) isolates partners: one partner's failure is logged and retried on
+  the next run, the others still expire.
+- Only an active partner earns or spends (``PartnerSuspended``, ``PartnerLeft``
+  otherwise, checked inside the write transaction); expiry applies whatever the status.
 - Every earn/spend carries a UNIQUE idempotency key: a replay returns the first entry
   and changes nothing, also when the two requests race (the unique index decides).
 - Lock order is always account row, then lots (no deadlocks on PostgreSQL). On SQLite,
   writers start with BEGIN IMMEDIATE and so run one at a time.
 
+Reserved idempotency-key namespaces (``RESERVED_KEY_PREFIXES``, matched
+case-insensitively): the backend writes keys in these namespaces for its own rules, so a
+caller's key may not start with any of them (422 from the request schema, and
+``ReservedIdempotencyKey`` from ``earn``/``spend`` themselves, so no path bypasses it).
+Without this, a caller sending ``expiry:lot:7`` would take the key lot 7's expiry needs,
+and once lot 7 fell due every read and spend of that partner would fail.
+
+| prefix        | owner (the rule that writes it)                      |
+|---------------|-------------------------------------------------------|
+| ``expiry:``     | this module's expiry (``expiry:lot:<lot id>``)          |
+| ``system:``     | any other backend job                                 |
+| ``claim:``      | claim approval (claims service)                       |
+| ``quiz:``       | quiz rewards                                          |
+| ``redemption:`` | reward redemptions                                    |
+| ``refund:``     | refunds of cancelled redemptions                      |
+| ``referral:``   | referral bonuses                                      |
+| ``welcome:``    | welcome bonuses                                       |
+| ``campaign:``   | campaign bonuses                                      |
+| ``seed:``       | the demo seed (app/initial_data.py)                   |
+
+A backend rule passes ``key_owner=KeyNamespace.X`` and a key in that namespace; API
+callers (admin adjustments) never pass ``key_owner``.
+
 Invariants: balance == sum(delta) == sum(points_remaining of lots), balance >= 0.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.clock import utcnow, wib_date, wib_start_of_day
+from app.core.clock import utcnow, wib_date, wib_end_of_day, wib_start_of_day
 from app.core.config import settings
 from app.core.db import in_write_transaction, write_transaction
-from app.models import LedgerEntry, LotConsumption, PointsAccount, PointsLot
-from app.models.enums import EARN_REASONS, SPEND_REASONS, LedgerReason
+from app.models import LedgerEntry, LotConsumption, Partner, PointsAccount, PointsLot
+from app.models.enums import EARN_REASONS, SPEND_REASONS, LedgerReason, PartnerStatus
 from app.services import audit
 from app.services.errors import (
     IdempotencyConflict,
     InsufficientPoints,
     LedgerInvariantBroken,
+    PartnerLeft,
+    PartnerNotFound,
+    PartnerSuspended,
+    ReservedIdempotencyKey,
 )
 
+log = logging.getLogger("app.services.ledger")
+
 EXPIRY_ACTOR = "system:expiry"
+
+
+class KeyNamespace(StrEnum):
+    """Idempotency-key prefixes the backend keeps for its own rules (module docstring)."""
+
+    EXPIRY = "expiry:"
+    SYSTEM = "system:"
+    CLAIM = "claim:"
+    QUIZ = "quiz:"
+    REDEMPTION = "redemption:"
+    REFUND = "refund:"
+    REFERRAL = "referral:"
+    WELCOME = "welcome:"
+    CAMPAIGN = "campaign:"
+    SEED = "seed:"
+
+
+RESERVED_KEY_PREFIXES = tuple(namespace.value for namespace in KeyNamespace)
+
+
+def reserved_key_prefix(key: str) -> str | None:
+    """The reserved prefix ``key`` starts with (case-insensitive), or None."""
+    lowered = key.lower()
+    return next((p for p in RESERVED_KEY_PREFIXES if lowered.startswith(p)), None)
+
+
+def check_idempotency_key(key: str, key_owner: KeyNamespace | None = None) -> None:
+    """Refuse a key in a reserved namespace unless the rule that owns it is writing."""
+    if key_owner is not None:
+        if not key.startswith(key_owner.value):
+            raise ValueError(f"a {key_owner.value!r} rule must use keys in its namespace")
+        return
+    prefix = reserved_key_prefix(key)
+    if prefix is not None:
+        raise ReservedIdempotencyKey(
+            f"idempotency keys starting {prefix!r} are reserved for the backend"
+        )
+
+
+def lot_expires_at(earned_at: datetime, days: int) -> datetime:
+    """End of the WIB day ``days`` after the WIB date of ``earned_at`` (last instant)."""
+    return wib_end_of_day(wib_date(earned_at) + timedelta(days=days))
+
+
+def window_end(now: datetime, days: int) -> datetime:
+    """Last instant of the WIB day ``days`` after today: "expiring within N days"."""
+    return wib_end_of_day(wib_date(now) + timedelta(days=days))
 
 
 @dataclass(frozen=True)
@@ -61,9 +147,24 @@ class BalanceView:
 @dataclass(frozen=True)
 class ExpiringLot:
     points: int
-    expires_at: datetime
+    expires_at: datetime  # the last instant the points can be used
     earned_at: datetime
     reason: str
+
+    @property
+    def expires_on(self) -> date:
+        """The WIB date partners are shown: the last day the points can be used."""
+        return wib_date(self.expires_at)
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    """What the daily expiry did. Plain numbers: a later partner's rollback expires the
+    ORM objects of earlier ones, so none are handed out."""
+
+    entries: int  # expiry entries written
+    points: int  # points expired
+    failed_partner_ids: list[int]  # rolled back and logged; the next run retries them
 
 
 @dataclass(frozen=True)
@@ -102,8 +203,15 @@ def earn(
     expires_in_days: int | None = None,
     now: datetime | None = None,
     actor: str = "service",
+    key_owner: KeyNamespace | None = None,
 ) -> LedgerResult:
-    """Credit ``points`` to the partner and open a lot that expires later."""
+    """Credit ``points`` to an active partner and open a lot that expires later.
+
+    Raises ReservedIdempotencyKey for a caller's key in a reserved namespace, and
+    PartnerSuspended / PartnerLeft unless the partner is active (a replay of an earlier
+    request still answers with its entry).
+    """
+    check_idempotency_key(idempotency_key, key_owner)
     if points <= 0:
         raise ValueError("points must be positive")
     if reason not in EARN_REASONS:
@@ -118,6 +226,7 @@ def earn(
         existing = _entry_by_key(session, idempotency_key)
         if existing is not None:
             return _replay(existing, request)
+        _require_active(session, partner_id)
         balance_after = _credit(session, partner_id, points, now)
         entry = LedgerEntry(
             partner_id=partner_id,
@@ -139,7 +248,7 @@ def earn(
                 points_earned=points,
                 points_remaining=points,
                 earned_at=now,
-                expires_at=now + timedelta(days=days),
+                expires_at=lot_expires_at(now, days),
             )
         )
         _audit_entry(session, entry, actor, "points.earn", expires_in_days=days)
@@ -160,12 +269,14 @@ def spend(
     description: str = "",
     now: datetime | None = None,
     actor: str = "service",
+    key_owner: KeyNamespace | None = None,
 ) -> LedgerResult:
     """Debit ``points`` if the balance covers them, else raise InsufficientPoints.
 
     Lots are consumed soonest-expiring first (then oldest lot first), so what remains
-    is always the points that expire last.
+    is always the points that expire last. Same key and status rules as ``earn``.
     """
+    check_idempotency_key(idempotency_key, key_owner)
     if points <= 0:
         raise ValueError("points must be positive")
     if reason not in SPEND_REASONS:
@@ -177,6 +288,7 @@ def spend(
         existing = _entry_by_key(session, idempotency_key)
         if existing is not None:
             return _replay(existing, request)
+        _require_active(session, partner_id)
         # Points already past their expiry are not spendable: sweep them first.
         _expire_partner_lots(session, partner_id, now, EXPIRY_ACTOR)
         balance_after = session.execute(
@@ -215,26 +327,57 @@ def expire_due_lots(
     partner_id: int | None = None,
     actor: str = EXPIRY_ACTOR,
 ) -> list[LedgerEntry]:
-    """Expire every lot whose ``expires_at`` <= ``now`` and that still has points.
+    """Expire every lot whose ``expires_at`` is before ``now`` and that still has points.
 
     Writes one ``expiry`` entry per lot (key ``expiry:lot:<id>``), one transaction per
     partner. Safe to run concurrently and repeatedly: a lot that is already empty is
-    skipped. Returns the entries written.
+    skipped. Returns the entries written; a failure is raised (a read must not show
+    points that should have expired). The daily job uses ``expire_all_due`` instead.
     """
     now = now or utcnow()
-    query = select(PointsLot.partner_id).where(
-        PointsLot.points_remaining > 0, PointsLot.expires_at <= now
-    )
-    if partner_id is not None:
-        query = query.where(PointsLot.partner_id == partner_id)
-    partner_ids = sorted(set(session.scalars(query)))
-    if not partner_ids:
-        return []
     written: list[LedgerEntry] = []
-    for pid in partner_ids:
+    for pid in _partners_with_due_lots(session, now, partner_id):
         with write_transaction(session):
             written.extend(_expire_partner_lots(session, pid, now, actor))
     return written
+
+
+def expire_all_due(
+    session: Session, now: datetime | None = None, *, actor: str = EXPIRY_ACTOR
+) -> ExpiryRun:
+    """The daily job: expire due lots of every partner, isolating failures per partner.
+
+    A partner whose expiry fails is rolled back, logged with its id and skipped (the
+    next run retries it); the others still expire.
+    """
+    if in_write_transaction(session):
+        raise RuntimeError("expire_all_due runs its own transactions; call it outside one")
+    now = now or utcnow()
+    entries = points = 0
+    failed: list[int] = []
+    for pid in _partners_with_due_lots(session, now):
+        try:
+            with write_transaction(session):
+                written = _expire_partner_lots(session, pid, now, actor)
+                expired = -sum(entry.delta for entry in written)
+        except Exception:
+            log.exception("expiry failed for a partner", extra={"partner_id": pid})
+            failed.append(pid)
+            continue
+        entries += len(written)
+        points += expired
+    return ExpiryRun(entries, points, failed)
+
+
+def _partners_with_due_lots(
+    session: Session, now: datetime, partner_id: int | None = None
+) -> list[int]:
+    query = select(PointsLot.partner_id).where(
+        PointsLot.points_remaining > 0, PointsLot.expires_at < now
+    )
+    if partner_id is not None:
+        query = query.where(PointsLot.partner_id == partner_id)
+    return sorted(set(session.scalars(query)))
 
 
 # --- reads -------------------------------------------------------------------------
@@ -256,7 +399,7 @@ def balance(session: Session, partner_id: int, now: datetime | None = None) -> B
         ).where(
             PointsLot.partner_id == partner_id,
             PointsLot.points_remaining > 0,
-            PointsLot.expires_at <= now + timedelta(days=settings.EXPIRING_SOON_DAYS),
+            PointsLot.expires_at <= window_end(now, settings.EXPIRING_SOON_DAYS),
         )
     ).one()
     return BalanceView(
@@ -271,7 +414,7 @@ def balance(session: Session, partner_id: int, now: datetime | None = None) -> B
 def expiring_lots(
     session: Session, partner_id: int, within_days: int, now: datetime | None = None
 ) -> list[ExpiringLot]:
-    """Lots with points left that expire within ``within_days``, soonest first."""
+    """Lots with points left whose last day is at most ``within_days`` WIB days away."""
     now = now or utcnow()
     expire_due_lots(session, now, partner_id=partner_id)
     rows = session.execute(
@@ -285,7 +428,7 @@ def expiring_lots(
         .where(
             PointsLot.partner_id == partner_id,
             PointsLot.points_remaining > 0,
-            PointsLot.expires_at <= now + timedelta(days=within_days),
+            PointsLot.expires_at <= window_end(now, within_days),
         )
         .order_by(PointsLot.expires_at, PointsLot.id)
     ).all()
@@ -337,6 +480,16 @@ def _run_idempotent(
         if existing is None:
             raise
         return _replay(existing, request)
+
+
+def _require_active(session: Session, partner_id: int) -> None:
+    status = session.scalar(select(Partner.status).where(Partner.id == partner_id))
+    if status is None:
+        raise PartnerNotFound()
+    if status == PartnerStatus.SUSPENDED:
+        raise PartnerSuspended()
+    if status == PartnerStatus.LEFT:
+        raise PartnerLeft()
 
 
 def _entry_by_key(session: Session, key: str) -> LedgerEntry | None:
@@ -419,7 +572,7 @@ def _expire_partner_lots(
         .where(
             PointsLot.partner_id == partner_id,
             PointsLot.points_remaining > 0,
-            PointsLot.expires_at <= now,
+            PointsLot.expires_at < now,
         )
     )
     if not due:
@@ -430,7 +583,7 @@ def _expire_partner_lots(
         .where(PointsAccount.partner_id == partner_id)
         .with_for_update()
     )
-    lots = session.scalars(_lots_with_points(partner_id).where(PointsLot.expires_at <= now))
+    lots = session.scalars(_lots_with_points(partner_id).where(PointsLot.expires_at < now))
     written: list[LedgerEntry] = []
     for lot in list(lots):
         amount = lot.points_remaining

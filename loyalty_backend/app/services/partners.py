@@ -1,5 +1,22 @@
-"""Partners: lookup by WhatsApp id, profile (with tier and parent), language, creation."""
+"""Partners: lookup by WhatsApp id, profile (with tier and parent), language, status, creation.
 
+What a partner's status allows (enforced here and in app/services/ledger.py, never in
+routers). Reads: profile, balance, tier, history, expiring. Writes: earn, spend (admin
+adjustments included), language; later claim, redeem, quiz answers.
+
+- ``active``: reads and writes.
+- ``suspended``: reads yes (a suspended partner may still see what they have; the profile
+  says ``suspended``); writes refused with ``PartnerSuspended`` (API 403
+  ``{"detail": "partner suspended"}``).
+- ``left``: no longer served as a partner: reads and writes refused with ``PartnerLeft``
+  (API 403 ``{"detail": "partner has left"}``). Their rows and ledger stay, for the audit.
+
+Expiry keeps running for suspended and left partners (it is the ledger's own rule).
+Back-office code that must see every partner (admin status changes) uses
+``get_by_wa_id``, which ignores the status.
+"""
+
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,8 +27,11 @@ from app.core.clock import utcnow
 from app.core.db import write_transaction
 from app.models import ConsentRecord, Partner, Tier
 from app.models.enums import Language, PartnerRole, PartnerStatus
+from app.schemas.common import WA_ID_PATTERN
 from app.services import audit, ledger, tiers
-from app.services.errors import PartnerNotFound
+from app.services.errors import PartnerLeft, PartnerNotFound, PartnerSuspended
+
+_WA_ID = re.compile(WA_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -22,13 +42,34 @@ class PartnerProfile:
 
 
 def get_by_wa_id(session: Session, wa_id: str) -> Partner:
+    """The partner, whatever their status (back office only)."""
     partner = session.scalars(select(Partner).where(Partner.wa_id == wa_id)).one_or_none()
     if partner is None:
         raise PartnerNotFound()
     return partner
 
 
+def ensure_readable(partner: Partner) -> Partner:
+    """Raise PartnerLeft for a partner who has left (suspended partners may read)."""
+    if partner.status == PartnerStatus.LEFT:
+        raise PartnerLeft()
+    return partner
+
+
+def ensure_active(partner: Partner) -> Partner:
+    """Raise PartnerSuspended or PartnerLeft unless the partner may write."""
+    if partner.status == PartnerStatus.SUSPENDED:
+        raise PartnerSuspended()
+    return ensure_readable(partner)
+
+
+def get_member(session: Session, wa_id: str) -> Partner:
+    """The partner for a read on their behalf: active or suspended, not left."""
+    return ensure_readable(get_by_wa_id(session, wa_id))
+
+
 def profile(session: Session, wa_id: str, now: datetime | None = None) -> PartnerProfile:
+    """Profile with tier and parent; refused (PartnerLeft) for a partner who has left."""
     parent = aliased(Partner)
     row = session.execute(
         select(Partner, parent.wa_id)
@@ -38,15 +79,16 @@ def profile(session: Session, wa_id: str, now: datetime | None = None) -> Partne
     if row is None:
         raise PartnerNotFound()
     partner, parent_wa_id = row
+    ensure_readable(partner)
     return PartnerProfile(partner, parent_wa_id, tiers.current_tier(session, partner.id, now))
 
 
 def set_language(
     session: Session, wa_id: str, language: Language, *, actor: str = "service"
 ) -> Partner:
-    """Change the language the partner is answered in (audited)."""
+    """Change the language the partner is answered in (audited); active partners only."""
     with write_transaction(session):
-        partner = get_by_wa_id(session, wa_id)
+        partner = ensure_active(get_by_wa_id(session, wa_id))
         previous = partner.language
         if previous != language.value:
             partner.language = language.value
@@ -57,6 +99,24 @@ def set_language(
                 entity="partner",
                 entity_id=partner.id,
                 details={"from": previous, "to": language.value},
+            )
+    return partner
+
+
+def set_status(session: Session, wa_id: str, status: PartnerStatus, *, actor: str) -> Partner:
+    """Suspend, reinstate or mark a partner as left (audited). Any status may change."""
+    with write_transaction(session):
+        partner = get_by_wa_id(session, wa_id)
+        previous = partner.status
+        if previous != status.value:
+            partner.status = status.value
+            audit.record(
+                session,
+                actor=actor,
+                action="partner.set_status",
+                entity="partner",
+                entity_id=partner.id,
+                details={"from": previous, "to": status.value},
             )
     return partner
 
@@ -78,6 +138,8 @@ def create_partner(
     actor: str = "service",
 ) -> Partner:
     """Register a partner with an empty points account and program-terms consent."""
+    if not _WA_ID.fullmatch(wa_id):
+        raise ValueError("wa_id must be 1-160 of [A-Za-z0-9_.:-], starting and ending alnum")
     now = now or utcnow()
     with write_transaction(session):
         partner = Partner(

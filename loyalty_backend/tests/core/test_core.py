@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from app.core.clock import WIB, wib_date, wib_start_of_day
-from app.core.config import Settings
+from app.core.clock import WIB, wib_date, wib_end_of_day, wib_start_of_day
+from app.core.config import CREDENTIAL_VARS, Settings
 from app.core.logging import JsonFormatter, KeyValueFormatter, mask_path, mask_wa_id
-from app.core.security import service_token_matches
+from app.core.security import authenticate, token_matches
 from app.models import AuditLog
 from app.services import audit
 from tests.conftest import TestDB
@@ -49,20 +49,37 @@ def test_request_log_masks_wa_id(client: TestClient, auth: dict, caplog) -> None
     assert "status=404" in KeyValueFormatter().format(records[-1])
 
 
-def test_service_token_check() -> None:
-    assert service_token_matches("demo-service-token", "demo-service-token")
-    assert not service_token_matches("demo-service-tokeN", "demo-service-token")
-    assert not service_token_matches(None, "demo-service-token")
-    assert not service_token_matches("", "")
-    assert not service_token_matches("é", "demo")
+def test_token_check() -> None:
+    assert token_matches("k" * 40, "k" * 40)
+    assert not token_matches("k" * 39 + "K", "k" * 40)
+    assert not token_matches("k" * 39, "k" * 40)
+    assert not token_matches(None, "k" * 40)
+    assert not token_matches("", "")
+    assert not token_matches("x", None)
+    assert not token_matches("é", "demo")
+
+
+def test_authenticate_names_the_caller() -> None:
+    keys = {"SERVICE_TOKEN": "s" * 32, "ERP_API_KEY": "e" * 32, "ADMIN_API_KEY": "a" * 32}
+    configured = Settings(**keys)
+    assert authenticate("s" * 32, configured).name == "service"
+    assert authenticate("e" * 32, configured).name == "erp"
+    assert authenticate("a" * 32, configured).name == "admin"
+    assert authenticate("x" * 32, configured) is None
+    assert authenticate(None, configured) is None
+    nobody = Settings(SERVICE_TOKEN=None, ERP_API_KEY=None, ADMIN_API_KEY=None)
+    assert all(authenticate(key, nobody) is None for key in (*keys.values(), "", None))
 
 
 def test_settings_defaults_and_driver(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "SERVICE_TOKEN", "EXPIRY_DAYS", "TIER_WINDOW_DAYS"):
+    for name in ("DATABASE_URL", "EXPIRY_DAYS", "TIER_WINDOW_DAYS", "APP_ENV", *CREDENTIAL_VARS):
         monkeypatch.delenv(name, raising=False)
     defaults = Settings()
     assert defaults.DATABASE_URL == "sqlite:///./mitra.db"
     assert (defaults.EXPIRY_DAYS, defaults.TIER_WINDOW_DAYS) == (365, 365)
+    assert defaults.APP_ENV == "development"
+    # No committed fallback: without the environment, every caller is disabled.
+    assert all(defaults.credential(name) is None for name in CREDENTIAL_VARS)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     assert Settings().DATABASE_URL == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -73,6 +90,10 @@ def test_wib_dates() -> None:
     start = wib_start_of_day(wib_date(late_utc))
     assert start == datetime(2024, 6, 1, 17, 0, tzinfo=UTC)
     assert start.astimezone(WIB).hour == 0
+    end = wib_end_of_day(wib_date(late_utc))
+    assert end == datetime(2024, 6, 2, 16, 59, 59, 999999, tzinfo=UTC)
+    assert wib_date(end).isoformat() == "2024-06-02"
+    assert wib_date(end + timedelta(microseconds=1)).isoformat() == "2024-06-03"
 
 
 def test_datetimes_round_trip_as_utc(db: TestDB, session: Session) -> None:

@@ -1,16 +1,24 @@
 import contextlib
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.clock import utcnow
+from app.core.clock import WIB, utcnow, wib_date, wib_end_of_day
 from app.models import AuditLog, LedgerEntry, LotConsumption, PointsLot
-from app.services import ledger
-from app.services.errors import IdempotencyConflict, InsufficientPoints
+from app.models.enums import PartnerStatus
+from app.services import ledger, partners
+from app.services.errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    PartnerLeft,
+    PartnerSuspended,
+    ReservedIdempotencyKey,
+)
+from app.services.ledger import RESERVED_KEY_PREFIXES, KeyNamespace
 from tests.conftest import TestDB
 from tests.utils import account_balance, assert_ledger_consistent, new_partner
 
@@ -51,7 +59,7 @@ def test_earn_writes_entry_lot_balance_and_audit(session: Session) -> None:
     assert entry.created_at == now and entry.created_at.tzinfo is not None
     [lot] = lots(session, partner.id)
     assert (lot.points_earned, lot.points_remaining, lot.ledger_entry_id) == (250, 250, entry.id)
-    assert lot.expires_at == now + timedelta(days=365)
+    assert lot.expires_at == wib_end_of_day(wib_date(now) + timedelta(days=365))
     audit = session.scalars(select(AuditLog).where(AuditLog.action == "points.earn")).one()
     assert audit.entity_id == str(entry.id) and audit.details["delta"] == 250
     assert assert_ledger_consistent(session, partner.id) == 250
@@ -173,7 +181,7 @@ def test_expiring_view(session: Session) -> None:
     spend(session, partner.id, 30, "s", now=now)
     view = ledger.balance(session, partner.id, now)
     assert (view.available_points, view.expiring_soon_points) == (670, 70)
-    assert view.expiring_soon_at == now + timedelta(days=15)
+    assert view.expiring_soon_at == wib_end_of_day(wib_date(now) + timedelta(days=15))
     soon = ledger.expiring_lots(session, partner.id, 90, now)
     assert [(x.points, x.reason) for x in soon] == [(70, "claim"), (200, "claim")]
 
@@ -264,3 +272,124 @@ def test_adjustments_go_both_ways(session: Session) -> None:
     earn(session, partner.id, 100, "up", reason="adjustment", reference_type="adjustment")
     spend(session, partner.id, 30, "down", reason="adjustment", reference_type="adjustment")
     assert assert_ledger_consistent(session, partner.id) == 70
+
+
+# --- expiry at the end of the WIB day --------------------------------------------------
+
+
+def test_a_lot_expires_at_the_end_of_its_wib_day_not_at_the_earn_time(session: Session) -> None:
+    partner = new_partner(session)
+    earned = datetime(2024, 3, 1, 15, 0, tzinfo=WIB)  # 08:00 UTC
+    earn(session, partner.id, 100, "a", now=earned, expires_in_days=10)
+    [lot] = lots(session, partner.id)
+    assert lot.expires_at == datetime(2024, 3, 11, 23, 59, 59, 999999, tzinfo=WIB)
+    assert wib_date(lot.expires_at).isoformat() == "2024-03-11"
+    # At 15:00 WIB on the last day (the old rule's expiry) the points are still there...
+    for moment in (
+        datetime(2024, 3, 11, 15, 0, tzinfo=WIB),
+        datetime(2024, 3, 11, 23, 59, 59, 999999, tzinfo=WIB),
+    ):
+        assert ledger.expire_due_lots(session, moment) == []
+        assert ledger.balance(session, partner.id, moment).available_points == 100
+    # ...and gone from 00:00 WIB the next day.
+    gone = datetime(2024, 3, 12, 0, 0, tzinfo=WIB)
+    assert ledger.balance(session, partner.id, gone).available_points == 0
+    expiry, _earned = ledger.history(session, partner.id, limit=10, offset=0, now=gone)[0]
+    assert (expiry.reason, expiry.delta, expiry.created_at) == ("expiry", -100, gone)
+    assert assert_ledger_consistent(session, partner.id) == 0
+
+
+def test_expiring_views_count_whole_wib_days(session: Session) -> None:
+    partner = new_partner(session)
+    now = datetime(2024, 6, 1, 9, 0, tzinfo=WIB)
+    # Earned 23:30 WIB: its last day is 30 days from today, whatever the time now.
+    earn(session, partner.id, 40, "late", now=datetime(2024, 5, 31, 23, 30, tzinfo=WIB),
+         expires_in_days=31)  # fmt: skip
+    earn(session, partner.id, 60, "later", now=now, expires_in_days=31)
+    view = ledger.balance(session, partner.id, now)
+    assert view.expiring_soon_points == 40
+    assert wib_date(view.expiring_soon_at).isoformat() == "2024-07-01"
+    [lot] = ledger.expiring_lots(session, partner.id, 30, now)
+    assert (lot.points, lot.expires_on.isoformat()) == (40, "2024-07-01")
+    assert [x.points for x in ledger.expiring_lots(session, partner.id, 31, now)] == [40, 60]
+
+
+# --- reserved idempotency keys ----------------------------------------------------------
+
+
+def test_a_caller_key_in_the_expiry_namespace_cannot_block_expiry(session: Session) -> None:
+    """The collision: a caller taking ``expiry:lot:<id>`` made every later read fail."""
+    partner = new_partner(session)
+    now = utcnow()
+    earn(session, partner.id, 100, "old", now=now - timedelta(days=400))
+    [lot] = lots(session, partner.id)
+    with pytest.raises(ReservedIdempotencyKey, match="'expiry:'"):
+        earn(session, partner.id, 5, f"expiry:lot:{lot.id}")
+    with pytest.raises(ReservedIdempotencyKey):
+        spend(session, partner.id, 5, f"expiry:lot:{lot.id}")
+    # Reads and spends keep working, and the lot expired under its own key.
+    assert ledger.balance(session, partner.id, now).available_points == 0
+    earn(session, partner.id, 10, "fresh")
+    assert spend(session, partner.id, 10, "use").created
+    entry = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == f"expiry:lot:{lot.id}")
+    ).one()
+    assert (entry.reason, entry.delta) == ("expiry", -100)
+    assert assert_ledger_consistent(session, partner.id) == 0
+
+
+@pytest.mark.parametrize("prefix", RESERVED_KEY_PREFIXES)
+def test_every_reserved_prefix_is_refused_to_callers(session: Session, prefix: str) -> None:
+    partner = new_partner(session)
+    for key in (f"{prefix}1", f"{prefix.upper()}1"):
+        with pytest.raises(ReservedIdempotencyKey):
+            earn(session, partner.id, 5, key)
+        with pytest.raises(ReservedIdempotencyKey):
+            spend(session, partner.id, 5, key)
+    assert assert_ledger_consistent(session, partner.id) == 0
+
+
+def test_the_rule_that_owns_a_namespace_may_write_in_it(session: Session) -> None:
+    partner = new_partner(session)
+    result = earn(session, partner.id, 50, "quiz:attempt-9", key_owner=KeyNamespace.QUIZ)
+    assert result.created and result.entry.idempotency_key == "quiz:attempt-9"
+    # ...only in its own namespace.
+    with pytest.raises(ValueError, match="namespace"):
+        earn(session, partner.id, 50, "claim:1", key_owner=KeyNamespace.QUIZ)
+    assert assert_ledger_consistent(session, partner.id) == 50
+
+
+def test_reserved_prefixes_cover_the_backends_own_keys() -> None:
+    assert {"expiry:", "system:", "claim:", "quiz:", "redemption:", "refund:", "seed:"} <= set(
+        RESERVED_KEY_PREFIXES
+    )
+    assert ledger.reserved_key_prefix("Expiry:lot:1") == "expiry:"
+    assert ledger.reserved_key_prefix("adjust:expiry:lot:1") is None
+
+
+# --- partner status ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(PartnerStatus.SUSPENDED, PartnerSuspended), (PartnerStatus.LEFT, PartnerLeft)],
+)
+def test_only_active_partners_earn_or_spend(
+    session: Session, status: PartnerStatus, error: type[Exception]
+) -> None:
+    partner = new_partner(session)
+    now = utcnow()
+    first = earn(session, partner.id, 100, "before")
+    earn(session, partner.id, 30, "old", now=now - timedelta(days=400))
+    partners.set_status(session, partner.wa_id, status, actor="admin")
+    with pytest.raises(error):
+        earn(session, partner.id, 10, "after")
+    with pytest.raises(error):
+        spend(session, partner.id, 10, "after-spend")
+    # A replay of what happened before answers as before; nothing new is written.
+    assert earn(session, partner.id, 100, "before").entry.id == first.entry.id
+    # Expiry is the ledger's own rule: it still applies.
+    assert [e.delta for e in ledger.expire_due_lots(session, now)] == [-30]
+    assert assert_ledger_consistent(session, partner.id) == 100
+    partners.set_status(session, partner.wa_id, PartnerStatus.ACTIVE, actor="admin")
+    assert spend(session, partner.id, 10, "after-spend").created

@@ -5,9 +5,9 @@ from sqlalchemy.orm import Session
 
 from app.core.db import write_transaction
 from app.models import AuditLog, ConsentRecord, PointsAccount
-from app.models.enums import Language
+from app.models.enums import Language, PartnerStatus
 from app.services import partners, tiers
-from app.services.errors import PartnerNotFound
+from app.services.errors import PartnerLeft, PartnerNotFound, PartnerSuspended
 from tests.utils import new_partner
 
 
@@ -40,3 +40,31 @@ def test_lookup_and_language(session: Session) -> None:
         partners.get_by_wa_id(session, "nobody")
     with pytest.raises(PartnerNotFound):
         partners.set_language(session, "nobody", Language.EN)
+
+
+def test_status_policy(session: Session) -> None:
+    with write_transaction(session):
+        tiers.ensure_default_tiers(session)
+    new_partner(session, wa_id="p1")
+    partners.set_status(session, "p1", PartnerStatus.SUSPENDED, actor="admin")
+    # Suspended: still readable, profile says so; writes refused.
+    assert partners.profile(session, "p1").partner.status == "suspended"
+    assert partners.get_member(session, "p1").wa_id == "p1"
+    with pytest.raises(PartnerSuspended):
+        partners.set_language(session, "p1", Language.EN)
+    # Left: not served as a partner at all, but still there for the back office.
+    partners.set_status(session, "p1", PartnerStatus.LEFT, actor="admin")
+    for call in (
+        lambda: partners.profile(session, "p1"),
+        lambda: partners.get_member(session, "p1"),
+        lambda: partners.set_language(session, "p1", Language.EN),
+    ):
+        with pytest.raises(PartnerLeft):
+            call()
+    assert partners.get_by_wa_id(session, "p1").status == "left"
+    partners.set_status(session, "p1", PartnerStatus.ACTIVE, actor="admin")
+    assert partners.set_language(session, "p1", Language.EN).language == "en"
+    changes = session.scalars(
+        select(AuditLog.details).where(AuditLog.action == "partner.set_status")
+    ).all()
+    assert [c["to"] for c in changes] == ["suspended", "left", "active"]

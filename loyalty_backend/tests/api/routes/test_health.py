@@ -19,9 +19,12 @@ def test_openapi_lists_the_contract(client: TestClient) -> None:
         "/api/v1/partners/by-wa/{wa_id}/expiring",
         "/api/v1/partners/by-wa/{wa_id}/language",
         "/api/v1/tiers",
-        "/api/v1/partners/by-wa/{wa_id}/points/earn",
-        "/api/v1/partners/by-wa/{wa_id}/points/spend",
+        "/api/v1/admin/partners/by-wa/{wa_id}/points/earn",
+        "/api/v1/admin/partners/by-wa/{wa_id}/points/spend",
+        "/api/v1/admin/partners/by-wa/{wa_id}/status",
     } <= paths
+    # Points are minted only through admin routes.
+    assert not any(p.startswith("/api/v1/partners/") and "/points/" in p for p in paths)
     assert client.get("/docs").status_code == 200
 
 

@@ -4,37 +4,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.core.clock import utcnow, wib_date
+from app.core.clock import WIB, utcnow, wib_date, wib_end_of_day
 from app.demo_fixtures import BUDI, FIXTURES, JOKO, RINA, SARAH, DemoFixture
-from tests.utils import assert_ledger_consistent, new_partner
+from tests.api.routes.test_admin_points import ADMIN_BY_WA, earn_body, spend_body
+from tests.utils import new_partner
 
 BY_WA = "/api/v1/partners/by-wa"
-
-
-def _earn(**overrides: object) -> dict:
-    body = {
-        "points": 500,
-        "reason": "claim",
-        "reference_type": "claim",
-        "reference_id": "CLM-1",
-        "idempotency_key": "claim:CLM-1",
-        "description": "Sales claim INV-1",
-    }
-    body.update(overrides)
-    return body
-
-
-def _spend(**overrides: object) -> dict:
-    body = {
-        "points": 200,
-        "reason": "redemption",
-        "reference_type": "redemption",
-        "reference_id": "RDM-1",
-        "idempotency_key": "redemption:RDM-1",
-        "description": "Voucher 25k",
-    }
-    body.update(overrides)
-    return body
 
 
 # --- balance ---------------------------------------------------------------------------
@@ -161,8 +136,15 @@ def test_expiring_lots(client: TestClient, auth: dict, seeded: datetime) -> None
     assert within_30["within_days"] == 30
     [lot] = within_30["lots"]
     assert lot["points"] == 1000 and lot["reason"] == "claim"
-    assert datetime.fromisoformat(lot["expires_at"]) == seeded + timedelta(days=20)
-    assert datetime.fromisoformat(lot["earned_at"]) == seeded - timedelta(days=345)
+    # Earned 345 days before the seed's WIB day began; usable to the end of the WIB day
+    # 20 days after the seed's date.
+    expires_on = wib_date(seeded) + timedelta(days=20)
+    assert lot["expires_on"] == expires_on.isoformat()
+    assert datetime.fromisoformat(lot["expires_at"]) == wib_end_of_day(expires_on)
+    assert datetime.fromisoformat(lot["expires_at"]).astimezone(WIB).time().isoformat() == (
+        "23:59:59.999999"
+    )
+    assert wib_date(datetime.fromisoformat(lot["earned_at"])) == expires_on - timedelta(days=365)
 
     everything = client.get(
         f"{BY_WA}/{BUDI.wa_id}/expiring", params={"within_days": 3650}, headers=auth
@@ -171,6 +153,10 @@ def test_expiring_lots(client: TestClient, auth: dict, seeded: datetime) -> None
     expiries = [datetime.fromisoformat(x["expires_at"]) for x in everything["lots"]]
     assert expiries == sorted(expiries)
     assert all(x["points"] > 0 for x in everything["lots"])
+    assert all(
+        x["expires_on"] == wib_date(datetime.fromisoformat(x["expires_at"])).isoformat()
+        for x in everything["lots"]
+    )
 
 
 def test_expiring_default_window(client: TestClient, auth: dict, seeded: datetime) -> None:
@@ -192,141 +178,48 @@ def test_expiring_rejects_bad_window(client: TestClient, auth: dict, seeded, wit
     assert response.status_code == 422
 
 
-# --- earn and spend --------------------------------------------------------------------
+# --- reads after admin adjustments ---------------------------------------------------
 
 
-def test_earn_then_replay(client: TestClient, auth: dict, session: Session) -> None:
+def test_earn_with_short_expiry(
+    client: TestClient, auth: dict, admin_auth: dict, session: Session
+) -> None:
     partner = new_partner(session)
-    url = f"{BY_WA}/{partner.wa_id}/points/earn"
-    first = client.post(url, json=_earn(), headers=auth)
-    assert first.status_code == 201
-    entry = first.json()
-    assert entry["delta"] == 500 and entry["balance_after"] == 500
-    assert entry["reason"] == "claim" and entry["description"] == "Sales claim INV-1"
-    assert entry["created_at"].endswith("+00:00")
-    again = client.post(url, json=_earn(), headers=auth)
-    assert again.status_code == 200
-    assert again.json() == entry
-    balance = client.get(f"{BY_WA}/{partner.wa_id}/balance", headers=auth).json()
-    assert balance["available_points"] == 500 == balance["lifetime_earned"]
-    assert assert_ledger_consistent(session, partner.id) == 500
-
-
-def test_earn_with_short_expiry(client: TestClient, auth: dict, session: Session) -> None:
-    partner = new_partner(session)
-    body = _earn(reason="campaign_bonus", reference_type="campaign", expires_in_days=7)
-    assert client.post(f"{BY_WA}/{partner.wa_id}/points/earn", json=body, headers=auth).is_success
+    body = earn_body(reason="campaign_bonus", reference_type="campaign", expires_in_days=7)
+    url = f"{ADMIN_BY_WA}/{partner.wa_id}/points/earn"
+    assert client.post(url, json=body, headers=admin_auth).status_code == 201
     balance = client.get(f"{BY_WA}/{partner.wa_id}/balance", headers=auth).json()
     assert balance["expiring_soon_points"] == 500
-    assert balance["expiring_soon_date"] == wib_date(utcnow() + timedelta(days=7)).isoformat()
+    assert balance["expiring_soon_date"] == (wib_date(utcnow()) + timedelta(days=7)).isoformat()
+    [lot] = client.get(f"{BY_WA}/{partner.wa_id}/expiring", headers=auth).json()["lots"]
+    assert lot["expires_on"] == balance["expiring_soon_date"]
 
 
-def test_spend_insufficient_and_replay(client: TestClient, auth: dict, session: Session) -> None:
-    partner = new_partner(session)
-    base = f"{BY_WA}/{partner.wa_id}/points"
-    client.post(f"{base}/earn", json=_earn(points=300), headers=auth)
-    too_much = client.post(f"{base}/spend", json=_spend(points=301), headers=auth)
-    assert too_much.status_code == 409
-    assert too_much.json() == {"detail": "insufficient points"}
-    spent = client.post(f"{base}/spend", json=_spend(points=300), headers=auth)
-    assert spent.status_code == 201
-    assert spent.json()["delta"] == -300 and spent.json()["balance_after"] == 0
-    replay = client.post(f"{base}/spend", json=_spend(points=300), headers=auth)
-    assert replay.status_code == 200 and replay.json() == spent.json()
-    assert assert_ledger_consistent(session, partner.id) == 0
-
-
-def test_key_reused_for_another_request_is_409(client: TestClient, auth: dict, session: Session):
-    partner = new_partner(session)
-    base = f"{BY_WA}/{partner.wa_id}/points"
-    assert client.post(f"{base}/earn", json=_earn(), headers=auth).status_code == 201
-    other = client.post(f"{base}/earn", json=_earn(points=501), headers=auth)
-    assert other.status_code == 409
-    assert "idempotency key" in other.json()["detail"]
-    # Same key from another partner must not reveal the first partner's entry.
-    stranger = new_partner(session)
-    response = client.post(f"{BY_WA}/{stranger.wa_id}/points/earn", json=_earn(), headers=auth)
-    assert response.status_code == 409
-
-
-def test_spending_from_a_seeded_fixture(client: TestClient, auth: dict, seeded: datetime) -> None:
-    base = f"{BY_WA}/{SARAH.wa_id}"
-    response = client.post(f"{base}/points/spend", json=_spend(points=750), headers=auth)
+def test_spending_from_a_seeded_fixture(
+    client: TestClient, auth: dict, admin_auth: dict, seeded: datetime
+) -> None:
+    url = f"{ADMIN_BY_WA}/{SARAH.wa_id}/points/spend"
+    response = client.post(url, json=spend_body(points=750), headers=admin_auth)
     assert response.status_code == 201
+    base = f"{BY_WA}/{SARAH.wa_id}"
     assert client.get(f"{base}/balance", headers=auth).json()["available_points"] == 0
     assert client.get(f"{base}/history", headers=auth).json()["total"] == 6
 
 
-BAD_EARN = [
-    {"points": 0},
-    {"points": -5},
-    {"points": "100"},
-    {"points": 10.5},
-    {"points": True},
-    {"points": 1_000_001},
-    {"points": 10**30},
-    {"points": None},
-    {"reason": "expiry"},
-    {"reason": "redemption"},
-    {"reason": "CLAIM"},
-    {"reference_type": ""},
-    {"reference_id": "x" * 65},
-    {"idempotency_key": ""},
-    {"idempotency_key": "has space"},
-    {"idempotency_key": "k" * 129},
-    {"idempotency_key": "null\u0000byte"},
-    {"description": "bad\u0000byte"},
-    {"description": "d" * 201},
-    {"expires_in_days": 0},
-    {"expires_in_days": 100000},
-    {"unexpected": "field"},
-]
-
-
-@pytest.mark.parametrize("overrides", BAD_EARN, ids=[str(b) for b in BAD_EARN])
-def test_earn_rejects_bad_body(client: TestClient, auth: dict, session: Session, overrides):
+def test_since_is_a_wib_date(
+    client: TestClient, auth: dict, admin_auth: dict, session: Session
+) -> None:
     partner = new_partner(session)
-    response = client.post(
-        f"{BY_WA}/{partner.wa_id}/points/earn", json=_earn(**overrides), headers=auth
-    )
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"]
-    assert assert_ledger_consistent(session, partner.id) == 0
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"points": 0},
-        {"reason": "claim"},
-        {"reason": "expiry"},
-        {"expires_in_days": 5},
-        {"idempotency_key": None},
-    ],
-)
-def test_spend_rejects_bad_body(client: TestClient, auth: dict, session: Session, overrides):
-    partner = new_partner(session)
-    response = client.post(
-        f"{BY_WA}/{partner.wa_id}/points/spend", json=_spend(**overrides), headers=auth
-    )
-    assert response.status_code == 422
-
-
-def test_missing_fields_are_422(client: TestClient, auth: dict, session: Session) -> None:
-    partner = new_partner(session)
-    for path in ("earn", "spend"):
-        response = client.post(f"{BY_WA}/{partner.wa_id}/points/{path}", json={}, headers=auth)
-        assert response.status_code == 422
-        missing = {e["loc"][-1] for e in response.json()["detail"]}
-        assert {"points", "reason", "idempotency_key"} <= missing
-
-
-def test_since_is_a_wib_date(client: TestClient, auth: dict, session: Session) -> None:
-    partner = new_partner(session)
-    client.post(f"{BY_WA}/{partner.wa_id}/points/earn", json=_earn(), headers=auth)
+    client.post(f"{ADMIN_BY_WA}/{partner.wa_id}/points/earn", json=earn_body(), headers=admin_auth)
     today = wib_date(utcnow())
     for since, total in ((today, 1), (today + timedelta(days=1), 0), (date(2000, 1, 1), 1)):
         page = client.get(
             f"{BY_WA}/{partner.wa_id}/history", params={"since": since.isoformat()}, headers=auth
         ).json()
         assert page["total"] == total
+
+
+def test_erp_reads_the_ledger_too(client: TestClient, erp_auth: dict, seeded: datetime) -> None:
+    body = client.get(f"{BY_WA}/{BUDI.wa_id}/balance", headers=erp_auth).json()
+    assert body["available_points"] == BUDI.available_points
+    assert client.get(f"{BY_WA}/{BUDI.wa_id}/history", headers=erp_auth).json()["total"] == 10

@@ -1,0 +1,60 @@
+"""Admin adjustments: raw earn and spend (``points:adjust``, the admin's scope only).
+
+The action server never reaches these: it holds no ``points:adjust``. Points that a
+partner earns by claims, quizzes or referrals will be written by those rules, not here.
+"""
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import PointsAdjuster, SessionDep, WaIdPath
+from app.schemas.points import EarnRequest, LedgerEntryOut, SpendRequest
+from app.services import ledger, partners
+
+router = APIRouter(prefix="/admin/partners/by-wa/{wa_id}/points", tags=["admin"])
+
+_REPLAY = {200: {"model": LedgerEntryOut, "description": "Replayed idempotency key"}}
+_REFUSED = {
+    403: {"description": "missing scope, or the partner is suspended / has left"},
+    422: {"description": "invalid body, or an idempotency key with a reserved prefix"},
+}
+_CONFLICTS = {409: {"description": "insufficient points, or idempotency key reused"}}
+
+
+@router.post(
+    "/earn",
+    response_model=LedgerEntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_REPLAY, **_REFUSED, 409: {"description": "idempotency key reused"}},
+)
+def earn_points(
+    wa_id: WaIdPath,
+    body: EarnRequest,
+    response: Response,
+    session: SessionDep,
+    caller: PointsAdjuster,
+) -> LedgerEntryOut:
+    partner = partners.get_by_wa_id(session, wa_id)
+    result = ledger.earn(session, partner_id=partner.id, actor=caller.name, **body.model_dump())
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return LedgerEntryOut.from_entry(result.entry)
+
+
+@router.post(
+    "/spend",
+    response_model=LedgerEntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_REPLAY, **_REFUSED, **_CONFLICTS},
+)
+def spend_points(
+    wa_id: WaIdPath,
+    body: SpendRequest,
+    response: Response,
+    session: SessionDep,
+    caller: PointsAdjuster,
+) -> LedgerEntryOut:
+    partner = partners.get_by_wa_id(session, wa_id)
+    result = ledger.spend(session, partner_id=partner.id, actor=caller.name, **body.model_dump())
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return LedgerEntryOut.from_entry(result.entry)
