@@ -1,8 +1,13 @@
 """Configuration of the WhatsApp channel: ``credentials.yml`` values, else environment.
 
-A credentials value may be missing, empty, or a ``${VAR}`` reference that was left
-unexpanded; each falls back to the connector's environment variable, then to the
-default. Secrets are never given defaults.
+Every key can be given in ``credentials.yml`` under the channel, or as the environment
+variable ``WHATSAPP_<KEY IN UPPER CASE>`` (``queue_path`` → ``WHATSAPP_QUEUE_PATH``). A
+credentials value may be missing, empty, or a ``${VAR}`` reference that was left
+unexpanded; each falls back to the environment variable, then to the default.
+
+Secrets have no defaults and follow ``mitra_config.secrets`` (missing or blank stops
+Rasa; in production demo or short values do too). Booleans are strict: ``"flase"`` is
+an error, never ``False``.
 """
 
 from __future__ import annotations
@@ -13,22 +18,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+import structlog
 from rasa.shared.exceptions import RasaException
 
-from connectors.dedup import DEFAULT_KEY_PREFIX, DEFAULT_TTL_SECONDS
+from mitra_config.secrets import InsecureSecretError, require_secret
+from mitra_config.values import ConfigValueError, parse_bool
 
-# credentials key → environment variable
-ENV_VARS: Mapping[str, str] = {
-    "access_token": "WHATSAPP_ACCESS_TOKEN",
-    "app_secret": "WHATSAPP_APP_SECRET",
-    "verify_token": "WHATSAPP_VERIFY_TOKEN",
-    "phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
-    "api_base_url": "WHATSAPP_API_BASE_URL",
-    "api_version": "WHATSAPP_API_VERSION",
-    "dedup_redis_url": "WHATSAPP_DEDUP_REDIS_URL",
-    "turns_in_thread": "WHATSAPP_TURNS_IN_THREAD",
-}
-REQUIRED = ("access_token", "app_secret", "verify_token", "phone_number_id")
+logger = structlog.get_logger(__name__)
+
+SECRETS = ("access_token", "app_secret", "verify_token")
+REQUIRED = (*SECRETS, "phone_number_id")
+# Older name of queue_redis_url (it only de-duplicated then); still read, with a warning.
+DEPRECATED_REDIS_URL = ("dedup_redis_url", "WHATSAPP_DEDUP_REDIS_URL")
+
+DEFAULT_QUEUE_PATH = "var/whatsapp_inbound.db"
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600  # Meta retries an unacknowledged webhook for 7 days
+DEFAULT_KEY_PREFIX = "mitra:whatsapp:"
+ONE_MEGABYTE = 1024 * 1024
+
+
+def env_var(key: str) -> str:
+    return "WHATSAPP_" + key.upper()
 
 
 @dataclass(frozen=True)
@@ -39,21 +49,33 @@ class WhatsAppConfig:
     phone_number_id: str
     api_base_url: str = "https://graph.facebook.com"
     api_version: str = "v21.0"
-    dedup_redis_url: str | None = None
+    # Durable inbound queue (connectors.inbound_queue): SQLite journal by default, Redis
+    # streams shared by several instances when queue_redis_url is set.
+    queue_path: str = DEFAULT_QUEUE_PATH
+    queue_synchronous: str = "NORMAL"
+    queue_redis_url: str | None = None
+    queue_key_prefix: str = DEFAULT_KEY_PREFIX
+    queue_partitions: int = 32
+    queue_lease_seconds: float = 10.0
+    # How long a handled message id is remembered (redeliveries are duplicates).
     dedup_ttl_seconds: int = DEFAULT_TTL_SECONDS
-    dedup_key_prefix: str = DEFAULT_KEY_PREFIX
+    max_pending: int = 10_000
+    max_pending_per_sender: int = 50
+    max_body_bytes: int = ONE_MEGABYTE
     mark_as_read: bool = True
     typing_indicator: bool = False
     send_timeout_seconds: float = 10.0
     retry_attempts: int = 5
     retry_base_delay: float = 0.2
     retry_max_delay: float = 5.0
-    max_pending: int = 10_000
     max_concurrent_turns: int = 64
     # Run Rasa turns on their own loop so they never delay webhook acknowledgements
     # (see connectors.turn_runner).
     turns_in_thread: bool = True
     turn_timeout_seconds: float | None = 300.0
+    turn_attempts: int = 3
+    turn_retry_base_delay: float = 1.0
+    turn_retry_max_delay: float = 30.0
     shutdown_timeout_seconds: float = 10.0
 
     @classmethod
@@ -62,25 +84,56 @@ class WhatsAppConfig:
         credentials: Mapping[str, Any] | None,
         environ: Mapping[str, str] | None = None,
     ) -> WhatsAppConfig:
-        """Build the config; raises ``RasaException`` naming what is missing."""
+        """Build the config; raises ``RasaException`` naming what is missing or wrong."""
         environ = os.environ if environ is None else environ
         credentials = credentials or {}
         values: dict[str, Any] = {}
         for field in fields(cls):
-            raw = _resolve(credentials.get(field.name), environ)
-            if raw is None and field.name in ENV_VARS:
-                raw = _resolve(environ.get(ENV_VARS[field.name]), environ)
+            raw = _lookup(field.name, credentials, environ)
+            if raw is None and field.name == "queue_redis_url":
+                raw = _deprecated_redis_url(credentials, environ)
             if raw is None:
                 continue
             values[field.name] = _coerce(field.name, field.type, raw)
         missing = [name for name in REQUIRED if not values.get(name)]
-        if missing:
-            names = ", ".join(f"{n} ({ENV_VARS[n]})" for n in missing)
+        if "phone_number_id" in missing:
             raise RasaException(
-                f"The WhatsApp channel needs {names}: set them in credentials.yml "
-                f"or in the environment."
+                "The WhatsApp channel needs phone_number_id (WHATSAPP_PHONE_NUMBER_ID): "
+                "set it in credentials.yml or in the environment."
             )
+        _check_secrets(values, environ)
         return cls(**values)
+
+
+def _lookup(key: str, credentials: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    raw = _resolve(credentials.get(key), environ)
+    if raw is None:
+        raw = _resolve(environ.get(env_var(key)), environ)
+    return raw
+
+
+def _deprecated_redis_url(credentials: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    key, variable = DEPRECATED_REDIS_URL
+    raw = _resolve(credentials.get(key), environ) or _resolve(environ.get(variable), environ)
+    if raw is not None:
+        logger.warning(
+            "whatsapp.config.deprecated", old=f"{key} / {variable}",
+            new=f"queue_redis_url / {env_var('queue_redis_url')}",
+        )
+    return raw
+
+
+def _check_secrets(values: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """The shared secret rule, applied to the value wherever it came from."""
+    checked = dict(environ)
+    if values.get("api_base_url"):
+        checked[env_var("api_base_url")] = str(values["api_base_url"])
+    for key in SECRETS:
+        checked[env_var(key)] = str(values.get(key) or "")
+        try:
+            require_secret(env_var(key), checked)
+        except InsecureSecretError as exc:
+            raise RasaException(f"WhatsApp channel, {key}: {exc}") from exc
 
 
 def _resolve(value: Any, environ: Mapping[str, str]) -> Any:
@@ -101,13 +154,15 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
     kind = str(annotation)
     try:
         if kind.startswith("bool"):
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
+            return parse_bool(name, value)
         if kind.startswith("int"):
+            if isinstance(value, bool):
+                raise ValueError(value)
             return int(value)
         if kind.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError(value)
             return float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ConfigValueError) as exc:
         raise RasaException(f"WhatsApp channel: invalid value for {name}: {value!r}") from exc
     return str(value)

@@ -1,5 +1,6 @@
-"""Helpers for the WhatsApp connector tests: fixture loading, signing, a real Sanic
-server on a free port, and a small fake Graph API (aiohttp) that records and can fail."""
+"""Helpers for the WhatsApp connector tests: fixture loading, the one builder of Meta's
+webhook envelope, signing and posting, the one wait-until helper, a real Sanic server on
+a free port, and a small fake Graph API (aiohttp) that records and can fail."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sanic import Sanic
 
@@ -36,6 +38,7 @@ def signed_headers(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 
 
 def make_config(base_url: str = "http://127.0.0.1:9", **overrides: Any) -> WhatsAppConfig:
+    """Test settings: an in-memory journal, fast retries (each test may override)."""
     values: dict[str, Any] = {
         "access_token": ACCESS_TOKEN,
         "app_secret": APP_SECRET,
@@ -47,45 +50,70 @@ def make_config(base_url: str = "http://127.0.0.1:9", **overrides: Any) -> Whats
         "retry_max_delay": 0.01,
         "send_timeout_seconds": 2.0,
         "shutdown_timeout_seconds": 2.0,
+        "queue_path": ":memory:",
+        "turn_retry_base_delay": 0.01,
+        "turn_retry_max_delay": 0.05,
     }
     values.update(overrides)
     return WhatsAppConfig(**values)
+
+
+def wamid() -> str:
+    return f"wamid.TEST{uuid.uuid4().hex}"
+
+
+def webhook_envelope(
+    messages: list[dict[str, Any]] | None = None,
+    contacts: list[dict[str, Any]] | None = None,
+    statuses: list[dict[str, Any]] | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    """Meta's webhook body around ``messages[]`` / ``statuses[]`` items (the one builder)."""
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "6281100000000", "phone_number_id": phone_number_id},
+    }
+    if contacts is not None:
+        value["contacts"] = contacts
+    if messages is not None:
+        value["messages"] = messages
+    if statuses is not None:
+        value["statuses"] = statuses
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "200000000000001", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def text_item(
+    wa_id: str, message_id: str, text: str, timestamp: int = 1732500000
+) -> dict[str, Any]:
+    """One ``messages[]`` item of type text."""
+    return {
+        "from": wa_id,
+        "id": message_id,
+        "timestamp": str(timestamp),
+        "type": "text",
+        "text": {"body": text},
+    }
 
 
 def text_message_body(
     wa_id: str, message_id: str, text: str, timestamp: int = 1732500000, name: str = "Mitra"
 ) -> dict[str, Any]:
     """A minimal but realistic single text-message webhook."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "200000000000001",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "6281100000000",
-                                "phone_number_id": PHONE_NUMBER_ID,
-                            },
-                            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-                            "messages": [
-                                {
-                                    "from": wa_id,
-                                    "id": message_id,
-                                    "timestamp": str(timestamp),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return webhook_envelope(
+        messages=[text_item(wa_id, message_id, text, timestamp)],
+        contacts=[{"profile": {"name": name}, "wa_id": wa_id}],
+    )
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: Any, **headers: str) -> int:
+    """POST a signed webhook body (dict or raw bytes); returns the status."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with http.post(url, data=raw, headers={**signed_headers(raw), **headers}) as resp:
+        await resp.read()
+        return resp.status
 
 
 @asynccontextmanager
@@ -179,6 +207,10 @@ class FakeGraph:
 async def wait_until(
     predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.005
 ) -> None:
+    """Wait for the state an assertion needs (the one wait helper of these tests).
+
+    A "nothing happened" check must wait for an event that would prove it wrong (a
+    later message of the same sender processed), never for a fixed time."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():

@@ -7,6 +7,7 @@ log is in the exception so CI output says why.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -24,6 +25,7 @@ BACKEND_BIN = BACKEND_DIR / ".venv" / "bin"
 VENV_BIN = ROOT / ".venv" / "bin"
 SERVICE_TOKEN = "test-service-token"
 RASA_AUTH_TOKEN = "test-rasa-token"
+ACTION_SERVER_TOKEN = "test-action-server-token"
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
@@ -67,6 +69,7 @@ def base_env(**extra: str) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(ROOT),
         SERVICE_TOKEN=SERVICE_TOKEN,
+        ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
         WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
         WHATSAPP_APP_SECRET=APP_SECRET,
         WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
@@ -129,14 +132,18 @@ def start_backend(log_dir: Path, database_url: str) -> Process:
     )
 
 
-def start_action_server(log_dir: Path, backend_url: str) -> Process:
+def start_action_server(
+    log_dir: Path, backend_url: str, name: str = "actions",
+    extra_env: dict[str, str] | None = None,
+) -> Process:
+    """``python -m actions.server`` on loopback; Rasa must send ``ACTION_SERVER_TOKEN``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     return spawn(
-        "actions",
-        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
-        log_dir, base_env(BACKEND_URL=backend_url), health_url=f"{url}/health", url=url,
-        timeout=90,
+        name,
+        [str(VENV_BIN / "python"), "-m", "actions.server", "--port", str(port)],
+        log_dir, base_env(BACKEND_URL=backend_url, **(extra_env or {})),
+        health_url=f"{url}/health", url=url, timeout=90,
     )
 
 
@@ -151,10 +158,13 @@ def start_sandbox(log_dir: Path, webhook_url: str, name: str = "sandbox") -> Pro
 
 
 def write_endpoints(
-    path: Path, action_url: str, tracker_store: str, lock_store: str = "  type: in_memory\n"
+    path: Path, action_url: str, tracker_store: str,
+    lock_store: str = "  type: connectors.lock_store.ThreadSafeInMemoryLockStore\n",
 ) -> Path:
     path.write_text(
         f"action_endpoint:\n  url: \"{action_url}/webhook\"\n"
+        # Unquoted: Rasa expands ${VAR} in plain YAML scalars only.
+        f"  headers:\n    Authorization: Bearer ${{ACTION_SERVER_TOKEN}}\n"
         f"tracker_store:\n{tracker_store}"
         f"lock_store:\n{lock_store}"
     )
@@ -173,7 +183,10 @@ def start_rasa(
         credentials = log_dir / f"{name}-credentials.yml"
         credentials.write_text("rest:\n" + (ROOT / "credentials.yml").read_text())
     url = f"http://127.0.0.1:{port}"
-    env = base_env(WHATSAPP_API_BASE_URL=graph_url, **(extra_env or {}))
+    # Each Rasa its own inbound journal (never the repository's var/): one file serves one
+    # instance. Pass the same WHATSAPP_QUEUE_PATH again to restart on the same journal.
+    journal = {"WHATSAPP_QUEUE_PATH": str(log_dir / f"{name}-inbound.db")}
+    env = base_env(WHATSAPP_API_BASE_URL=graph_url, **{**journal, **(extra_env or {})})
     return spawn(
         name,
         [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", RASA_AUTH_TOKEN,
@@ -182,6 +195,13 @@ def start_rasa(
         log_dir, env, health_url=f"{url}/status?token={RASA_AUTH_TOKEN}", url=url,
         timeout=240,
     )
+
+
+def kill_9(process: Process) -> None:
+    """SIGKILL: no shutdown hook runs, as when the machine or the OOM killer stops it."""
+    if process.popen.poll() is None:
+        process.popen.send_signal(signal.SIGKILL)
+    process.popen.wait(timeout=10)
 
 
 @contextmanager

@@ -1,20 +1,22 @@
-"""The webhook end to end, in a real Sanic app: acknowledge fast, process in the
-background, once per message id, in order per sender, concurrently across senders."""
+"""The webhook end to end, in a real Sanic app: refuse oversized bodies unread,
+acknowledge fast, store durably, process in the background once per message id, in
+order per sender, concurrently across senders; retry failed turns and apologise."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from connectors.apology import APOLOGY
 from connectors.status_recorder import StatusRecorder
 from connectors.whatsapp_connector import WhatsAppInput, WhatsAppOutput
 from tests.connectors.wa_helpers import (
@@ -23,24 +25,15 @@ from tests.connectors.wa_helpers import (
     TurnRecorder,
     load_fixture,
     make_config,
+    post,
     serve_channel,
-    signed_headers,
     text_message_body,
     wait_until,
+    wamid,
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: Any) -> int:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with http.post(url, data=raw, headers=signed_headers(raw)) as resp:
-        await resp.read()
-        return resp.status
-
-
-def wamid() -> str:
-    return f"wamid.TEST{uuid.uuid4().hex}"
+BUDI = "6281200000001"
 
 
 def make_channel(graph: FakeGraph | None = None, **overrides: Any) -> WhatsAppInput:
@@ -50,17 +43,23 @@ def make_channel(graph: FakeGraph | None = None, **overrides: Any) -> WhatsAppIn
     return WhatsAppInput(config, status_recorder=StatusRecorder())
 
 
+async def settled(http: aiohttp.ClientSession, url: str, recorder: TurnRecorder) -> None:
+    """Proves that nothing posted before is still on its way: a later message of the same
+    sender is handled after everything queued before it (order per sender)."""
+    marker = f"marker {uuid.uuid4().hex[:8]}"
+    assert await post(http, url, text_message_body(BUDI, wamid(), marker)) == 200
+    await wait_until(lambda: marker in recorder.texts_for(BUDI))
+
+
 async def test_redelivered_message_is_handled_once(http: aiohttp.ClientSession) -> None:
     recorder = TurnRecorder(delay=0.01)
-    body = text_message_body("6281200000001", wamid(), "Halo")
+    body = text_message_body(BUDI, wamid(), "Halo")
     async with serve_channel(make_channel(), recorder) as url:
         statuses = [await post(http, url, body) for _ in range(3)]
         statuses += await asyncio.gather(post(http, url, body), post(http, url, body))
         assert statuses == [200] * 5
-        await wait_until(lambda: len(recorder.turns) == 1)
-        await asyncio.sleep(0.1)
-    assert len(recorder.turns) == 1
-    assert len(recorder.started) == 1
+        await settled(http, url, recorder)
+    assert [m.text for m in recorder.started] == ["Halo", recorder.turns[-1].text]
 
 
 async def test_one_sender_is_handled_in_order(http: aiohttp.ClientSession) -> None:
@@ -143,8 +142,8 @@ async def test_malformed_shapes_and_unknown_fields_are_acknowledged(
     async with serve_channel(make_channel(), recorder) as url:
         for case in malformed.values():
             assert await post(http, url, case) == 200
-        await asyncio.sleep(0.05)
-    assert recorder.started == []
+        await settled(http, url, recorder)
+    assert len(recorder.started) == 1  # the marker only
 
 
 async def test_statuses_are_recorded_not_turned(http: aiohttp.ClientSession) -> None:
@@ -153,8 +152,8 @@ async def test_statuses_are_recorded_not_turned(http: aiohttp.ClientSession) -> 
     async with serve_channel(channel, recorder) as url:
         for name in ("status_sent", "status_delivered", "status_read", "status_failed_131047"):
             assert await post(http, url, load_fixture(name)) == 200
-        await asyncio.sleep(0.05)
-    assert recorder.started == []
+        await settled(http, url, recorder)
+    assert len(recorder.started) == 1  # the marker only
     counts = channel.status_recorder.snapshot()["counts"]
     assert counts == {"sent": 1, "delivered": 1, "read": 1, "failed": 1}
     (failure,) = channel.status_recorder.failures
@@ -181,29 +180,164 @@ async def test_turn_metadata_and_text_reach_rasa(http: aiohttp.ClientSession) ->
     assert not text.text.startswith("/")
 
 
-async def test_a_failing_turn_does_not_block_the_sender(http: aiohttp.ClientSession) -> None:
+async def test_a_failing_turn_is_retried_then_apologised_for_and_the_sender_goes_on(
+    http: aiohttp.ClientSession, fake_graph: FakeGraph
+) -> None:
     seen: list[str] = []
 
     async def on_new_message(message: Any) -> None:
         seen.append(message.text)
-        if message.text == "boom":
+        if message.text == "boom" and seen.count("boom") <= 3:
             raise RuntimeError("turn failed")
+        await message.output_channel.send_text_message(message.sender_id, f"re: {message.text}")
 
-    async with serve_channel(make_channel(), on_new_message) as url:
-        for text in ("satu", "boom", "tiga"):
-            assert await post(http, url, text_message_body("6281200000001", wamid(), text)) == 200
-        await wait_until(lambda: len(seen) == 3)
-    assert seen == ["satu", "boom", "tiga"]
+    boom = text_message_body(BUDI, wamid(), "boom")
+    channel = make_channel(fake_graph, mark_as_read=False, turn_attempts=3)
+    async with serve_channel(channel, on_new_message) as url:
+        for body in (text_message_body(BUDI, wamid(), "satu"), boom):
+            assert await post(http, url, body) == 200
+        assert await post(http, url, text_message_body(BUDI, wamid(), "tiga")) == 200
+        await wait_until(lambda: len(fake_graph.messages) == 3)
+        assert seen == ["satu", "boom", "boom", "boom", "tiga"]
+        texts = [m["text"]["body"] for m in fake_graph.messages]
+        assert texts == ["re: satu", APOLOGY["id"], "re: tiga"]
+        # Never handled: Meta's redelivery (had our 200 been lost) is tried again.
+        assert await post(http, url, boom) == 200
+        await wait_until(lambda: len(fake_graph.messages) == 4)
+    assert fake_graph.messages[-1]["text"]["body"] == "re: boom"
+
+
+class FakeTracker:
+    def __init__(self, language: str | None) -> None:
+        self.language = language
+
+    def get_slot(self, name: str) -> Any:
+        return self.language if name == "language" else None
+
+
+class FakeTrackerStore:
+    def __init__(self, languages: dict[str, str]) -> None:
+        self.languages = languages
+
+    async def retrieve(self, sender_id: str) -> FakeTracker | None:
+        if sender_id not in self.languages:
+            return None
+        return FakeTracker(self.languages[sender_id])
+
+
+async def serve_with_agent(channel: WhatsAppInput, agent: Any) -> Any:
+    """Mount the channel the way Rasa does (``register``), with ``agent`` as app.ctx.agent."""
+    from rasa.core.channels.channel import register
+
+    from tests.connectors.wa_helpers import new_sanic_app, serve_sanic
+
+    app = new_sanic_app()
+    app.ctx.agent = agent
+    register([channel], app, route="/webhooks/")
+    return serve_sanic(app)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("en", APOLOGY["en"]), ("id", APOLOGY["id"]), (None, APOLOGY["id"])]
+)
+async def test_the_apology_is_in_the_partner_s_language(
+    http: aiohttp.ClientSession, fake_graph: FakeGraph, language: str | None, expected: str
+) -> None:
+    async def always_fails(message: Any) -> None:
+        raise RuntimeError("tracker store down")
+
+    languages = {"6281200000002": language} if language else {}
+    agent = SimpleNamespace(
+        handle_message=always_fails, tracker_store=FakeTrackerStore(languages),
+        is_ready=lambda: True,
+    )
+    channel = make_channel(fake_graph, mark_as_read=False, turn_attempts=2)
+    async with await serve_with_agent(channel, agent) as base_url:
+        body = text_message_body("6281200000002", wamid(), "my points?")
+        assert await post(http, base_url + "/webhooks/whatsapp/webhook", body) == 200
+        await wait_until(lambda: len(fake_graph.messages) == 1)
+    (sent,) = fake_graph.messages
+    assert sent["to"] == "6281200000002" and sent["text"]["body"] == expected
+
+
+async def test_a_turn_while_rasa_has_no_model_is_not_lost_silently(
+    http: aiohttp.ClientSession, fake_graph: FakeGraph
+) -> None:
+    """Rasa's agent drops a message without a word when no model is loaded."""
+    handled: list[Any] = []
+
+    async def handle_message(message: Any) -> None:
+        handled.append(message)
+
+    agent = SimpleNamespace(
+        handle_message=handle_message, tracker_store=None, is_ready=lambda: False
+    )
+    channel = make_channel(fake_graph, mark_as_read=False, turn_attempts=2)
+    async with await serve_with_agent(channel, agent) as base_url:
+        body = text_message_body(BUDI, wamid(), "halo")
+        assert await post(http, base_url + "/webhooks/whatsapp/webhook", body) == 200
+        await wait_until(lambda: len(fake_graph.messages) == 1)
+    assert handled == []
+    assert fake_graph.messages[0]["text"]["body"] == APOLOGY["id"]
+
+
+@pytest.mark.parametrize("thread_safe", [False, True])
+async def test_a_lock_store_that_is_not_thread_safe_is_reported(thread_safe: bool) -> None:
+    from rasa.core.lock_store import InMemoryLockStore
+    from structlog.testing import capture_logs
+
+    from connectors.lock_store import ThreadSafeInMemoryLockStore
+
+    store = ThreadSafeInMemoryLockStore() if thread_safe else InMemoryLockStore()
+    agent = SimpleNamespace(handle_message=TurnRecorder(), lock_store=store)
+    with capture_logs() as logs:
+        async with await serve_with_agent(make_channel(), agent):
+            pass
+    warned = [e for e in logs if e["event"] == "whatsapp.lock_store.not_thread_safe"]
+    assert bool(warned) is not thread_safe
+
+
+async def test_a_message_that_cannot_be_stored_gets_503_so_meta_redelivers_it(
+    http: aiohttp.ClientSession,
+) -> None:
+    recorder = TurnRecorder()
+    channel = make_channel(queue_redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    async with serve_channel(channel, recorder) as url:
+        assert await post(http, url, text_message_body(BUDI, wamid(), "halo")) == 503
+        # Statuses need no storage: still acknowledged.
+        assert await post(http, url, load_fixture("status_read")) == 200
+    assert recorder.started == []
+
+
+async def test_an_acknowledged_message_survives_a_restart(
+    http: aiohttp.ClientSession, tmp_path: Any
+) -> None:
+    journal = str(tmp_path / "inbound.db")
+    hanging = TurnRecorder(delay=30)
+    body = text_message_body(BUDI, wamid(), "halo")
+    async with serve_channel(
+        make_channel(queue_path=journal, shutdown_timeout_seconds=0.05), hanging
+    ) as url:
+        assert await post(http, url, body) == 200
+        await wait_until(lambda: len(hanging.started) == 1)
+    assert hanging.turns == []  # stopped in the middle of the turn
+
+    recorder = TurnRecorder()
+    async with serve_channel(make_channel(queue_path=journal), recorder) as url:
+        await wait_until(lambda: len(recorder.turns) == 1)
+        assert await post(http, url, body) == 200  # a redelivery after the restart
+        await settled(http, url, recorder)
+    assert recorder.texts_for(BUDI)[0] == "halo" and len(recorder.turns) == 2
 
 
 async def test_other_business_number_is_ignored(http: aiohttp.ClientSession) -> None:
     recorder = TurnRecorder()
-    body = text_message_body("6281200000001", wamid(), "Halo")
+    body = text_message_body(BUDI, wamid(), "Halo")
     body["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999"
     async with serve_channel(make_channel(), recorder) as url:
         assert await post(http, url, body) == 200
-        await asyncio.sleep(0.05)
-    assert recorder.started == []
+        await settled(http, url, recorder)
+    assert len(recorder.started) == 1  # the marker only
 
 
 async def test_full_queue_answers_503_and_redelivery_is_processed(
@@ -211,15 +345,34 @@ async def test_full_queue_answers_503_and_redelivery_is_processed(
 ) -> None:
     recorder = TurnRecorder(delay=0.2)
     channel = make_channel(max_pending=1)
-    first = text_message_body("6281200000001", wamid(), "pertama")
+    first = text_message_body(BUDI, wamid(), "pertama")
     second = text_message_body("6281200000002", wamid(), "kedua")
     async with serve_channel(channel, recorder) as url:
         assert await post(http, url, first) == 200
         assert await post(http, url, second) == 503  # Meta will redeliver it
-        await wait_until(lambda: len(recorder.turns) == 1)
+        # The slot is free once the first turn is marked done, not when it returns.
+        assert channel.webhook is not None
+        queue = channel.webhook.queue
+        await wait_until(lambda: queue.pending == 0)
         assert await post(http, url, second) == 200
         await wait_until(lambda: len(recorder.turns) == 2)
     assert [m.text for m in recorder.turns] == ["pertama", "kedua"]
+
+
+async def test_one_sender_cannot_fill_the_queue_for_everyone(
+    http: aiohttp.ClientSession,
+) -> None:
+    recorder = TurnRecorder(delay=0.2)
+    channel = make_channel(max_pending=100, max_pending_per_sender=2)
+    async with serve_channel(channel, recorder) as url:
+        flood = [
+            await post(http, url, text_message_body("6289900000000", wamid(), f"spam {i}"))
+            for i in range(4)
+        ]
+        assert flood == [200, 200, 503, 503]
+        assert await post(http, url, text_message_body(BUDI, wamid(), "cek poin")) == 200
+        await wait_until(lambda: len(recorder.turns) == 3)
+    assert recorder.texts_for(BUDI) == ["cek poin"]
 
 
 async def test_mark_as_read_and_reply_through_graph(
@@ -272,15 +425,19 @@ async def redis_prefix() -> AsyncIterator[str]:
         await client.close()
 
 
-async def test_redis_dedup_across_two_instances(
+async def test_redis_queue_across_two_instances_handles_each_message_once(
     http: aiohttp.ClientSession, redis_prefix: str
 ) -> None:
     recorder_a, recorder_b = TurnRecorder(delay=0.01), TurnRecorder(delay=0.01)
-    settings = {"dedup_redis_url": REDIS_URL, "dedup_key_prefix": redis_prefix}
+    settings = {
+        "queue_redis_url": REDIS_URL, "queue_key_prefix": redis_prefix,
+        "queue_partitions": 4, "queue_lease_seconds": 0.6,
+    }
     ids = [wamid() for _ in range(10)]
+    channel_a, channel_b = make_channel(**settings), make_channel(**settings)
     async with (
-        serve_channel(make_channel(**settings), recorder_a) as url_a,
-        serve_channel(make_channel(**settings), recorder_b) as url_b,
+        serve_channel(channel_a, recorder_a) as url_a,
+        serve_channel(channel_b, recorder_b) as url_b,
     ):
         posts = []
         for i, message_id in enumerate(ids):
@@ -288,25 +445,27 @@ async def test_redis_dedup_across_two_instances(
             # Meta redelivers: each message reaches both instances, twice each.
             posts += [post(http, url, body) for url in (url_a, url_b, url_a, url_b)]
         assert set(await asyncio.gather(*posts)) == {200}
-        await wait_until(lambda: len(recorder_a.turns) + len(recorder_b.turns) == 10)
-        await asyncio.sleep(0.1)
+        # Every copy was either stored or refused as a duplicate before its 200: once
+        # the shared pending count is back to 0, nothing more can run.
+        client = aioredis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            queues = [c.webhook.queue for c in (channel_a, channel_b) if c.webhook]
+            await wait_until(lambda: len(recorder_a.turns) + len(recorder_b.turns) >= 10)
+            await wait_until(lambda: all(q.pending == 0 for q in queues))
+            assert await client.get(redis_prefix + "pending") == "0"
+            seen = {key async for key in client.scan_iter(match=redis_prefix + "seen:*")}
+            ttl = await client.ttl(redis_prefix + "seen:" + ids[0])
+            values = set(await client.mget(sorted(seen)))
+        finally:
+            await client.close()
     handled = [m.message_id for m in recorder_a.turns + recorder_b.turns]
     assert sorted(handled) == sorted(ids)
-
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        keys = {key.decode() async for key in client.scan_iter(match=redis_prefix + "*")}
-        ttl = await client.ttl(redis_prefix + ids[0])
-    finally:
-        await client.close()
-    assert keys == {redis_prefix + message_id for message_id in ids}
-    assert 0 < ttl <= 7 * 24 * 3600
+    assert seen == {redis_prefix + "seen:" + message_id for message_id in ids}
+    assert values == {"done"} and 0 < ttl <= 7 * 24 * 3600
 
 
 async def test_mounted_by_rasa_at_webhooks_whatsapp_webhook(http: aiohttp.ClientSession) -> None:
     """Rasa's own `register` mounts the channel: the URL and the agent hand-off match."""
-    from types import SimpleNamespace
-
     from rasa.core.channels.channel import register
 
     from tests.connectors.wa_helpers import new_sanic_app, serve_sanic
@@ -326,7 +485,7 @@ async def test_mounted_by_rasa_at_webhooks_whatsapp_webhook(http: aiohttp.Client
 
 @pytest.mark.parametrize("turns_in_thread", [True, False])
 async def test_turns_that_hog_the_cpu_do_not_delay_acknowledgements(
-    http: aiohttp.ClientSession, turns_in_thread: bool
+    http: aiohttp.ClientSession, turns_in_thread: bool, tmp_path: Any
 ) -> None:
     """NLU and policies run synchronously inside a turn; on their own loop (the default)
     they cannot hold up the 200 OK. On the server loop (the contrast) they do."""
@@ -336,7 +495,10 @@ async def test_turns_that_hog_the_cpu_do_not_delay_acknowledgements(
         threads.add(threading.current_thread().name)
         time.sleep(0.3)  # a synchronous stretch, like DIET inference or a SQLite write
 
-    channel = make_channel(turns_in_thread=turns_in_thread)
+    # A journal on disk, as in production: the write happens before every 200.
+    channel = make_channel(
+        turns_in_thread=turns_in_thread, queue_path=str(tmp_path / "inbound.db")
+    )
     async with serve_channel(channel, busy_turn) as url:
         await post(http, url, text_message_body("6281200000010", wamid(), "halo"))
         await asyncio.sleep(0.05)  # the first turn is now blocking its loop
