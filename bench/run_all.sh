@@ -12,7 +12,7 @@ loyalty_backend/.venv/bin/python bench/backend_balance.py --url http://127.0.0.1
 kill $backend
 echo "== bot: REST message->reply, NLU parse, training time"
 .venv/bin/python -m bench.bot_latency --train
-echo "== WhatsApp: webhook ack vs REST channel at 200 req/s for 30 s"
+echo "== WhatsApp: webhook ack at 200 req/s for 30 s per inbound queue, and the REST channel"
 .venv/bin/python -m bench.whatsapp_bench ack
 echo "== WhatsApp: message in -> message out at 20 msg/s across 100 partners"
 .venv/bin/python -m bench.whatsapp_bench roundtrip

@@ -3,9 +3,12 @@
     .venv/bin/python -m bench.whatsapp_bench ack        # webhook ack vs REST channel
     .venv/bin/python -m bench.whatsapp_bench roundtrip  # message in → message out
 
-`ack`: signed webhook POSTs at 200 requests/s for 30 s against the WhatsApp webhook,
-then the same load against Rasa's built-in REST channel (which answers only after the
-turn), each on a fresh stack in the same run; prints p50/p99 of each.
+`ack`: signed webhook POSTs at 200 requests/s for 30 s against the WhatsApp webhook
+while the turns they queue run, once per inbound-queue set-up, each on a fresh stack in
+the same run: the journal in memory (no durable store: what the webhook cost before
+it), the SQLite journal (default; synchronous NORMAL, then FULL) and Redis Streams.
+Then the same load against Rasa's built-in REST channel (which answers only after the
+turn). Prints p50/p99 of each.
 `roundtrip`: 20 messages/s across 100 partners through the sandbox; the latency is from
 the webhook POST to the reply recorded by the sandbox's Graph API; prints p50/p95.
 
@@ -41,6 +44,16 @@ from tests.support.processes import (
     start_stack,
 )
 
+REDIS_BENCH_DB = 13  # flushed before use; nothing else of Mitra's lives there
+
+# (label, Rasa environment): the inbound-queue set-ups the ack benchmark compares.
+QUEUE_SETUPS: list[tuple[str, dict[str, str]]] = [
+    ("no durable store (journal in memory)", {"WHATSAPP_QUEUE_PATH": ":memory:"}),
+    ("SQLite journal, synchronous=NORMAL (default)", {}),
+    ("SQLite journal, synchronous=FULL", {"WHATSAPP_QUEUE_SYNCHRONOUS": "FULL"}),
+    ("Redis Streams", {"WHATSAPP_QUEUE_REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_BENCH_DB}"}),
+]
+
 
 def partner_ids(count: int) -> list[str]:
     """The five demo partners plus senders that are not partners (answered too)."""
@@ -65,7 +78,7 @@ def text_webhook(wa_id: str, text: str) -> tuple[bytes, str]:
     return raw, f"sha256={digest}"
 
 
-async def bench_ack(rasa_url: str, rate: float, duration: float) -> str:
+async def bench_ack(rasa_url: str, rate: float, duration: float, label: str = "") -> str:
     senders = partner_ids(100)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         async def whatsapp(index: int) -> bool:
@@ -77,7 +90,7 @@ async def bench_ack(rasa_url: str, rate: float, duration: float) -> str:
                 return response.status == 200
 
         result = await open_loop(whatsapp, rate, duration)
-        return summary(f"WhatsApp webhook ack ({rate:.0f}/s, {duration:.0f}s)", *result)
+        return summary(f"WhatsApp webhook ack, {label} ({rate:.0f}/s, {duration:.0f}s)", *result)
 
 
 async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
@@ -133,12 +146,22 @@ def main() -> None:
     parser.add_argument("which", choices=["ack", "roundtrip"])
     parser.add_argument("--rate", type=float)
     parser.add_argument("--duration", type=float)
+    parser.add_argument("--queues", default="all",
+                        help="comma-separated indexes into QUEUE_SETUPS, or all")
     args = parser.parse_args()
     if args.which == "ack":
         rate, duration = args.rate or 200, args.duration or 30
-        # Each channel gets a fresh stack, so neither pays for the other's backlog.
-        with fresh_stack(statuses=False) as stack:
-            print(asyncio.run(bench_ack(stack.rasa.url, rate, duration)), flush=True)
+        chosen = (range(len(QUEUE_SETUPS)) if args.queues == "all"
+                  else [int(i) for i in args.queues.split(",")])
+        # Each set-up gets a fresh stack, so none pays for another's backlog.
+        for index in chosen:
+            label, rasa_env = QUEUE_SETUPS[index]
+            if "WHATSAPP_QUEUE_REDIS_URL" in rasa_env:
+                import redis
+
+                redis.Redis.from_url(rasa_env["WHATSAPP_QUEUE_REDIS_URL"]).flushdb()
+            with fresh_stack(statuses=False, rasa_env=rasa_env) as stack:
+                print(asyncio.run(bench_ack(stack.rasa.url, rate, duration, label)), flush=True)
         with fresh_stack(statuses=False, rest=True) as stack:
             print(asyncio.run(bench_rest(stack.rasa.url, rate, duration)), flush=True)
     else:
@@ -148,9 +171,11 @@ def main() -> None:
 
 
 @contextmanager
-def fresh_stack(statuses: bool, rest: bool = False) -> Iterator[Stack]:
+def fresh_stack(
+    statuses: bool, rest: bool = False, rasa_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp), rest=rest)
+        stack = start_stack(Path(tmp), rest=rest, rasa_env=rasa_env)
         with running(*stack.processes):
             if not statuses:  # status callbacks would add 3 webhooks per reply
                 requests.post(

@@ -241,9 +241,12 @@ class Stack:
         return response.json()
 
 
-def start_stack(log_dir: Path, rest: bool = False) -> Stack:
+def start_stack(
+    log_dir: Path, rest: bool = False, rasa_env: dict[str, str] | None = None
+) -> Stack:
     """Start every process on free ports: SQLite backend with the demo seed, SQLite
-    tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa."""
+    tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa.
+    ``rasa_env`` adds to Rasa's environment (e.g. which inbound queue it uses)."""
     backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
     actions = start_action_server(log_dir, backend.url)
     rasa_port = free_port()
@@ -252,5 +255,7 @@ def start_stack(log_dir: Path, rest: bool = False) -> Stack:
         log_dir / "endpoints.yml", actions.url,
         f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
     )
-    rasa = start_rasa(log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest)
+    rasa = start_rasa(
+        log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest, extra_env=rasa_env
+    )
     return Stack(backend=backend, actions=actions, sandbox=sandbox, rasa=rasa)
