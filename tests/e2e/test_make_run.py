@@ -168,3 +168,40 @@ def test_the_bot_token_cannot_mint_points(make_run: MakeRun) -> None:
                   "reference_id": "x", "idempotency_key": "mint-attempt-1"},
         )
         assert response.status_code == 403, (path, response.status_code, response.text)
+
+
+def test_make_shell_listens_on_loopback_only(make_run: MakeRun, tmp_path: Path) -> None:
+    """`make shell` serves Rasa's terminal channel, which has no authentication: it must
+    never listen beyond this machine. (Runs beside `make run`, on ports of its own.)"""
+    ports = {name: free_port() for name in ("backend", "actions", "rasa")}
+    env = {
+        **os.environ,
+        "MITRA_ENV_FILE": str(make_run.env_file),
+        "MITRA_LOG_DIR": str(tmp_path / "logs"),
+        "DATABASE_URL": f"sqlite:///{make_run.database}",
+        "RASA_TRACKER_DB": str(tmp_path / "tracker.db"),
+        "BACKEND_PORT": str(ports["backend"]),
+        "ACTIONS_PORT": str(ports["actions"]),
+        "RASA_PORT": str(ports["rasa"]),
+    }
+    output = tmp_path / "make-shell.log"
+    popen = subprocess.Popen(
+        ["make", "shell"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+        stdout=output.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not listening_addresses(ports["rasa"]):
+            assert popen.poll() is None, output.read_text()[-3000:]
+            assert time.monotonic() < deadline, output.read_text()[-3000:]
+            time.sleep(1)
+        for name, port in ports.items():
+            addresses = listening_addresses(port)
+            assert addresses and addresses <= LOOPBACK, f"{name} listens on {addresses}"
+    finally:
+        os.killpg(popen.pid, signal.SIGINT)
+        try:
+            popen.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
