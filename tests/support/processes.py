@@ -247,15 +247,29 @@ def start_stack(
     """Start every process on free ports: SQLite backend with the demo seed, SQLite
     tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa.
     ``rasa_env`` adds to Rasa's environment (e.g. which inbound queue it uses)."""
-    backend = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
-    actions = start_action_server(log_dir, backend.url)
-    rasa_port = free_port()
-    sandbox = start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
-    endpoints = write_endpoints(
-        log_dir / "endpoints.yml", actions.url,
-        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
-    )
-    rasa = start_rasa(
-        log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest, extra_env=rasa_env
-    )
+    started: list[Process] = []
+    try:  # a process that fails to start must not leave the others running
+        backend = started_with(started, start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}"))
+        actions = started_with(started, start_action_server(log_dir, backend.url))
+        rasa_port = free_port()
+        sandbox = started_with(
+            started, start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
+        )
+        endpoints = write_endpoints(
+            log_dir / "endpoints.yml", actions.url,
+            f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+        )
+        rasa = start_rasa(
+            log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest,
+            extra_env=rasa_env,
+        )
+    except BaseException:
+        for process in reversed(started):
+            process.stop()
+        raise
     return Stack(backend=backend, actions=actions, sandbox=sandbox, rasa=rasa)
+
+
+def started_with(started: list[Process], process: Process) -> Process:
+    started.append(process)
+    return process
