@@ -89,17 +89,7 @@ def set_language(
     """Change the language the partner is answered in (audited); active partners only."""
     with write_transaction(session):
         partner = ensure_active(get_by_wa_id(session, wa_id))
-        previous = partner.language
-        if previous != language.value:
-            partner.language = language.value
-            audit.record(
-                session,
-                actor=actor,
-                action="partner.set_language",
-                entity="partner",
-                entity_id=partner.id,
-                details={"from": previous, "to": language.value},
-            )
+        _change(session, partner, "language", language.value, actor=actor)
     return partner
 
 
@@ -107,18 +97,24 @@ def set_status(session: Session, wa_id: str, status: PartnerStatus, *, actor: st
     """Suspend, reinstate or mark a partner as left (audited). Any status may change."""
     with write_transaction(session):
         partner = get_by_wa_id(session, wa_id)
-        previous = partner.status
-        if previous != status.value:
-            partner.status = status.value
-            audit.record(
-                session,
-                actor=actor,
-                action="partner.set_status",
-                entity="partner",
-                entity_id=partner.id,
-                details={"from": previous, "to": status.value},
-            )
+        _change(session, partner, "status", status.value, actor=actor)
     return partner
+
+
+def _change(session: Session, partner: Partner, attribute: str, value: str, *, actor: str) -> None:
+    """Set one attribute and audit it as ``partner.set_<attribute>``; no-op if unchanged."""
+    previous = getattr(partner, attribute)
+    if previous == value:
+        return
+    setattr(partner, attribute, value)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"partner.set_{attribute}",
+        entity="partner",
+        entity_id=partner.id,
+        details={"from": previous, "to": value},
+    )
 
 
 def create_partner(

@@ -35,9 +35,7 @@ def earn_points(
 ) -> LedgerEntryOut:
     partner = partners.get_by_wa_id(session, wa_id)
     result = ledger.earn(session, partner_id=partner.id, actor=caller.name, **body.model_dump())
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return LedgerEntryOut.from_entry(result.entry)
+    return _entry_out(result, response)
 
 
 @router.post(
@@ -55,6 +53,11 @@ def spend_points(
 ) -> LedgerEntryOut:
     partner = partners.get_by_wa_id(session, wa_id)
     result = ledger.spend(session, partner_id=partner.id, actor=caller.name, **body.model_dump())
+    return _entry_out(result, response)
+
+
+def _entry_out(result: ledger.LedgerResult, response: Response) -> LedgerEntryOut:
+    """201 for a new entry (the route's default); 200 for a replayed idempotency key."""
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return LedgerEntryOut.from_entry(result.entry)
