@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import subprocess
 import tempfile
 import time
 import uuid
@@ -39,6 +40,7 @@ from tests.support.demo import FIXTURES
 from tests.support.processes import (
     APP_SECRET,
     PHONE_NUMBER_ID,
+    VENV_BIN,
     WEBHOOK_PATH,
     Stack,
     running,
@@ -118,6 +120,53 @@ async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
         return summary(f"REST channel reply ({rate:.0f}/s, {duration:.0f}s)", *result)
 
 
+async def bench_burst(
+    rasa_url: str, sandbox_url: str, rate: float, duration: float, label: str = "",
+    settle: float = 60.0,
+) -> str:
+    """New conversations: every message comes from a sender this Rasa has not seen, as
+    signed webhooks straight to Rasa; the reply's time is when the sandbox's Graph API
+    recorded it. Waits up to ``settle`` seconds after the load for the last replies."""
+    run = uuid.uuid4().int % 10_000
+    sent_at: dict[str, float] = {}
+    statuses: Counter[int] = Counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async def send(index: int) -> bool:
+            wa_id = f"6289{run:04d}{index:06d}"
+            raw, signature = text_webhook(wa_id, "level aku apa")
+            sent_at[wa_id] = time.time()
+            async with session.post(
+                rasa_url + WEBHOOK_PATH, data=raw,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+            ) as response:
+                statuses[response.status] += 1
+                return response.status == 200
+
+        await open_loop(send, rate, duration)
+        replies: dict[str, float] = {}
+        deadline = time.monotonic() + settle
+        since = 0
+        while True:
+            async with session.get(
+                f"{sandbox_url}/sandbox/messages", params={"since": str(since)}
+            ) as response:
+                body = await response.json()
+            for record in body["messages"]:
+                to = record.get("to")
+                if to in sent_at and to not in replies:
+                    replies[to] = datetime.fromisoformat(record["received_at"]).timestamp()
+            since = body["last_seq"]
+            if len(replies) >= len(sent_at) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1.0)
+    latencies = [(replies[wa_id] - sent) * 1000 for wa_id, sent in sent_at.items()
+                 if wa_id in replies]
+    missing = len(sent_at) - len(replies)
+    answers = " ".join(f"{code}:{count}" for code, count in sorted(statuses.items()))
+    name = f"new conversations {label}({rate:.0f}/s, {len(sent_at)} senders, statuses on)"
+    return f"{summary(name, latencies, missing, duration)} unanswered={missing} acks {answers}"
+
+
 async def bench_roundtrip(sandbox_url: str, rate: float, duration: float) -> str:
     """Each partner's k-th message is matched with the k-th reply it receives ("level aku
     apa" gets exactly one reply, partner or not)."""
@@ -150,9 +199,12 @@ async def bench_roundtrip(sandbox_url: str, rate: float, duration: float) -> str
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["ack", "roundtrip"])
+    parser.add_argument("which", choices=["ack", "roundtrip", "burst"])
     parser.add_argument("--rate", type=float)
     parser.add_argument("--duration", type=float)
+    parser.add_argument("--profile", metavar="DIR",
+                        help="burst: record py-spy profiles (collapsed stacks) of Rasa, the "
+                             "action server and the backend into DIR during the load")
     parser.add_argument("--queues", default="all",
                         help="comma-separated indexes into QUEUE_SETUPS, or all")
     args = parser.parse_args()
@@ -171,10 +223,39 @@ def main() -> None:
                 print(asyncio.run(bench_ack(stack.rasa.url, rate, duration, label)), flush=True)
         with fresh_stack(statuses=False, rest=True) as stack:
             print(asyncio.run(bench_rest(stack.rasa.url, rate, duration)), flush=True)
+    elif args.which == "burst":
+        rate, duration = args.rate or 20, args.duration or 60
+        with fresh_stack(statuses=True) as stack, profiling(stack, args.profile, duration):
+            print(asyncio.run(bench_burst(stack.rasa.url, stack.sandbox.url, rate, duration)),
+                  flush=True)
     else:
         rate, duration = args.rate or 20, args.duration or 30
         with fresh_stack(statuses=True) as stack:
             print(asyncio.run(bench_roundtrip(stack.sandbox.url, rate, duration)))
+
+
+@contextmanager
+def profiling(stack: Stack, out_dir: str | None, duration: float) -> Iterator[None]:
+    """py-spy (sampling, 100 Hz, idle threads left out) on each process while the load runs.
+    The collapsed stacks read with any flame-graph tool, or with `bench.profile_summary`."""
+    if not out_dir:
+        yield
+        return
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(
+            [str(VENV_BIN / "py-spy"), "record", "--pid", str(process.popen.pid),
+             "--duration", str(int(duration)), "--rate", "100", "--format", "raw",
+             "--threads", "--nonblocking", "-o", str(Path(out_dir) / f"{process.name}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for process in (stack.rasa, stack.actions, stack.backend)
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.wait(timeout=duration + 60)
 
 
 @contextmanager

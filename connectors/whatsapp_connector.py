@@ -42,6 +42,7 @@ from connectors.inbound_queue import (
     QueueLimits,
 )
 from connectors.masking import mask_id
+from connectors.rasa_speedups import install as install_rasa_speedups
 from connectors.request_body import read_body, refuse_rest_of_body
 from connectors.signature import SIGNATURE_HEADER, SignatureCheck, verify_signature
 from connectors.status_recorder import StatusRecorder, default_status_recorder
@@ -64,6 +65,7 @@ from connectors.whatsapp_render import (
 )
 
 logger = structlog.get_logger(__name__)
+install_rasa_speedups()  # Rasa imports this module when it loads the channel
 
 CHANNEL_NAME = "whatsapp"
 QueueFactory = Callable[[Handler, GiveUp, WhatsAppConfig], InboundQueue]
