@@ -1,7 +1,7 @@
 """Bot speed: message→reply through Rasa's REST channel (with the action server and the
-backend running), NLU parse latency, and training time.
+backend running), NLU parse latency, Rasa restart to first answer, and training time.
 
-    .venv/bin/python -m bench.bot_latency [--messages 200] [--train]
+    .venv/bin/python -m bench.bot_latency [--messages 200] [--train] [--no-startup]
 
 Starts its own backend (SQLite, demo seed), action server, sandbox and Rasa on free ports with the
 model in models/ (run `make train` first).
@@ -25,6 +25,7 @@ from tests.support.processes import (
     ROOT,
     VENV_BIN,
     base_env,
+    free_port,
     running,
     start_stack,
 )
@@ -45,11 +46,63 @@ def measure_training() -> float:
         return time.perf_counter() - started
 
 
+def measure_startup(timeout: float = 240.0) -> tuple[float, float]:
+    """Rasa restart to first answer: spawn ``rasa run`` with the model in models/ on a free
+    port and return (seconds until ``/status`` answers 200, seconds until the first
+    ``/model/parse`` answers), both from the launch. Runs in an empty directory so Rasa
+    picks up no endpoints.yml or credentials.yml: this is the cost of loading the model."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "rasa.log"
+        started = time.perf_counter()
+        popen = subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "-m", str(ROOT / "models"), "--enable-api",
+             "--auth-token", RASA_AUTH_TOKEN, "--port", str(port), "-i", "127.0.0.1"],
+            cwd=tmp, env=base_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        )
+        try:
+            while True:
+                if popen.poll() is not None:
+                    raise RuntimeError(f"rasa exited with {popen.returncode}:\n"
+                                       f"{log.read_text(errors='replace')[-3000:]}")
+                try:
+                    status = requests.get(f"{url}/status?token={RASA_AUTH_TOKEN}", timeout=1)
+                    if status.status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.perf_counter() - started > timeout:
+                    raise RuntimeError(f"rasa not ready after {timeout}s")
+                time.sleep(0.1)
+            ready = time.perf_counter() - started
+            response = requests.post(f"{url}/model/parse?token={RASA_AUTH_TOKEN}",
+                                     json={"text": "cek poin"}, timeout=60)
+            assert response.status_code == 200, response.text
+            answered = time.perf_counter() - started
+        finally:
+            popen.terminate()
+            try:
+                popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait(timeout=5)
+    return ready, answered
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--train", action="store_true", help="also time a full training")
+    parser.add_argument("--no-startup", action="store_true",
+                        help="skip timing a Rasa restart to its first answer")
     args = parser.parse_args()
+
+    if not args.no_startup:  # first, while nothing else runs
+        ready, answered = measure_startup()
+        print(f"Rasa restart to first answer (rasa run -m models, no endpoints): "
+              f"/status 200 after {ready:.1f} s, first /model/parse answered after "
+              f"{answered:.1f} s")
 
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp)

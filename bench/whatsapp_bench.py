@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import statistics
 import subprocess
 import tempfile
 import time
@@ -29,19 +30,19 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import requests
 
-from bench.common import open_loop, summary
+from bench.common import open_loop, percentile, summary
 from tests.support.demo import FIXTURES
 from tests.support.processes import (
     APP_SECRET,
     PHONE_NUMBER_ID,
     VENV_BIN,
-    WEBHOOK_PATH,
     Stack,
     running,
     start_stack,
@@ -49,12 +50,16 @@ from tests.support.processes import (
 
 REDIS_BENCH_DB = 13  # flushed before use; nothing else of Mitra's lives there
 
-# (label, Rasa environment): the inbound-queue set-ups the ack benchmark compares.
-QUEUE_SETUPS: list[tuple[str, dict[str, str]]] = [
-    ("no durable store (journal in memory)", {"WHATSAPP_QUEUE_PATH": ":memory:"}),
-    ("SQLite journal, synchronous=NORMAL (default)", {}),
-    ("SQLite journal, synchronous=FULL", {"WHATSAPP_QUEUE_SYNCHRONOUS": "FULL"}),
-    ("Redis Streams", {"WHATSAPP_QUEUE_REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_BENCH_DB}"}),
+REDIS_BENCH_URL = f"redis://127.0.0.1:6379/{REDIS_BENCH_DB}"
+
+# (label, Rasa environment, ingress gateway?): the inbound set-ups the benchmarks compare.
+QUEUE_SETUPS: list[tuple[str, dict[str, str], bool]] = [
+    ("no durable store (journal in memory)", {"WHATSAPP_QUEUE_PATH": ":memory:"}, False),
+    ("SQLite journal, synchronous=NORMAL", {}, False),
+    ("SQLite journal, synchronous=FULL", {"WHATSAPP_QUEUE_SYNCHRONOUS": "FULL"}, False),
+    ("Redis Streams", {"WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL}, False),
+    ("gateway + SQLite journal (default)", {}, True),
+    ("gateway + Redis Streams", {"WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL}, True),
 ]
 
 
@@ -81,7 +86,7 @@ def text_webhook(wa_id: str, text: str) -> tuple[bytes, str]:
     return raw, f"sha256={digest}"
 
 
-async def bench_ack(rasa_url: str, rate: float, duration: float, label: str = "") -> str:
+async def bench_ack(webhook_url: str, rate: float, duration: float, label: str = "") -> str:
     """Latency of the 200s; the other answers are counted by status (503 = a queue cap:
     100 senders at 2 messages/s each outrun the turns, so each soon has 50 waiting)."""
     senders = partner_ids(100)
@@ -90,7 +95,7 @@ async def bench_ack(rasa_url: str, rate: float, duration: float, label: str = ""
         async def whatsapp(index: int) -> bool:
             raw, signature = text_webhook(senders[index % len(senders)], "cek poin dong")
             async with session.post(
-                rasa_url + WEBHOOK_PATH, data=raw,
+                webhook_url, data=raw,
                 headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
             ) as response:
                 statuses[response.status] += 1
@@ -121,9 +126,9 @@ async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
 
 
 async def bench_burst(
-    rasa_url: str, sandbox_url: str, rate: float, duration: float, label: str = "",
+    webhook_url: str, sandbox_url: str, rate: float, duration: float, label: str = "",
     settle: float = 60.0,
-) -> str:
+) -> Result:
     """New conversations: every message comes from a sender this Rasa has not seen, as
     signed webhooks straight to Rasa; the reply's time is when the sandbox's Graph API
     recorded it. Waits up to ``settle`` seconds after the load for the last replies."""
@@ -136,7 +141,7 @@ async def bench_burst(
             raw, signature = text_webhook(wa_id, "level aku apa")
             sent_at[wa_id] = time.time()
             async with session.post(
-                rasa_url + WEBHOOK_PATH, data=raw,
+                webhook_url, data=raw,
                 headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
             ) as response:
                 statuses[response.status] += 1
@@ -163,8 +168,40 @@ async def bench_burst(
                  if wa_id in replies]
     missing = len(sent_at) - len(replies)
     answers = " ".join(f"{code}:{count}" for code, count in sorted(statuses.items()))
-    name = f"new conversations {label}({rate:.0f}/s, {len(sent_at)} senders, statuses on)"
-    return f"{summary(name, latencies, missing, duration)} unanswered={missing} acks {answers}"
+    name = f"new conversations, {label}({rate:.0f}/s, {len(sent_at)} senders, statuses on)"
+    return Result.of(name, latencies, missing, duration, f"unanswered={missing} acks {answers}")
+
+
+async def bench_rest_burst(rasa_url: str, rate: float, duration: float) -> Result:
+    """The same new conversations through Rasa's REST channel (reply = HTTP response)."""
+    run = uuid.uuid4().int % 10_000
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async def rest(index: int) -> bool:
+            async with session.post(
+                rasa_url + "/webhooks/rest/webhook",
+                json={"sender": f"6288{run:04d}{index:06d}", "message": "level aku apa"},
+            ) as response:
+                return response.status == 200 and bool(await response.json())
+
+        latencies, errors, seconds = await open_loop(rest, rate, duration)
+    name = f"bare Rasa (REST channel), new conversations ({rate:.0f}/s, {duration:.0f}s)"
+    return Result.of(name, latencies, errors, seconds)
+
+
+@dataclass(frozen=True)
+class Result:
+    line: str
+    p50: float
+    p95: float
+
+    @classmethod
+    def of(cls, name: str, latencies: list[float], errors: int, seconds: float,
+           extra: str = "") -> Result:
+        line = f"{summary(name, latencies, errors, seconds)} {extra}".rstrip()
+        if not latencies:
+            return cls(line, float("nan"), float("nan"))
+        return cls(line, statistics.median(latencies), percentile(latencies, 95))
 
 
 async def bench_roundtrip(sandbox_url: str, rate: float, duration: float) -> str:
@@ -197,6 +234,20 @@ async def bench_roundtrip(sandbox_url: str, rate: float, duration: float) -> str
                    latencies, missing, duration)
 
 
+def chosen_setups(spec: str, default: str) -> list[tuple[str, dict[str, str], bool]]:
+    indexes = range(len(QUEUE_SETUPS)) if spec == "all" else spec or default
+    if isinstance(indexes, str):
+        indexes = [int(i) for i in indexes.split(",")]
+    return [QUEUE_SETUPS[i] for i in indexes]
+
+
+def flush_redis(rasa_env: dict[str, str]) -> None:
+    if "WHATSAPP_QUEUE_REDIS_URL" in rasa_env:
+        import redis
+
+        redis.Redis.from_url(rasa_env["WHATSAPP_QUEUE_REDIS_URL"]).flushdb()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", choices=["ack", "roundtrip", "burst"])
@@ -205,29 +256,37 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR",
                         help="burst: record py-spy profiles (collapsed stacks) of Rasa, the "
                              "action server and the backend into DIR during the load")
-    parser.add_argument("--queues", default="all",
-                        help="comma-separated indexes into QUEUE_SETUPS, or all")
+    parser.add_argument("--queues", default="",
+                        help="comma-separated indexes into QUEUE_SETUPS, or all "
+                             "(ack: all; burst: 4, the default set-up)")
     args = parser.parse_args()
     if args.which == "ack":
         rate, duration = args.rate or 200, args.duration or 30
-        chosen = (range(len(QUEUE_SETUPS)) if args.queues == "all"
-                  else [int(i) for i in args.queues.split(",")])
         # Each set-up gets a fresh stack, so none pays for another's backlog.
-        for index in chosen:
-            label, rasa_env = QUEUE_SETUPS[index]
-            if "WHATSAPP_QUEUE_REDIS_URL" in rasa_env:
-                import redis
-
-                redis.Redis.from_url(rasa_env["WHATSAPP_QUEUE_REDIS_URL"]).flushdb()
-            with fresh_stack(statuses=False, rasa_env=rasa_env) as stack:
-                print(asyncio.run(bench_ack(stack.rasa.url, rate, duration, label)), flush=True)
+        for label, rasa_env, gateway in chosen_setups(args.queues or "all", ""):
+            flush_redis(rasa_env)
+            with fresh_stack(statuses=False, rasa_env=rasa_env, gateway=gateway) as stack:
+                print(asyncio.run(bench_ack(stack.webhook_url, rate, duration, label)),
+                      flush=True)
         with fresh_stack(statuses=False, rest=True) as stack:
             print(asyncio.run(bench_rest(stack.rasa.url, rate, duration)), flush=True)
     elif args.which == "burst":
         rate, duration = args.rate or 20, args.duration or 60
-        with fresh_stack(statuses=True) as stack, profiling(stack, args.profile, duration):
-            print(asyncio.run(bench_burst(stack.rasa.url, stack.sandbox.url, rate, duration)),
-                  flush=True)
+        for label, rasa_env, gateway in chosen_setups(args.queues, "4"):
+            flush_redis(rasa_env)
+            with (fresh_stack(statuses=True, rasa_env=rasa_env, gateway=gateway) as stack,
+                  profiling(stack, args.profile, duration)):
+                ours = asyncio.run(bench_burst(
+                    stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, "
+                ))
+            print(ours.line, flush=True)
+        # Bare Rasa: the same model, action server and tracker store, through Rasa's
+        # own REST channel (answers in the HTTP response: no webhook, queue or sends).
+        with fresh_stack(statuses=False, rest=True) as stack:
+            bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration))
+        print(bare.line, flush=True)
+        print(f"ratio WhatsApp path / bare Rasa REST: p50 {ours.p50 / bare.p50:.2f}x, "
+              f"p95 {ours.p95 / bare.p95:.2f}x", flush=True)
     else:
         rate, duration = args.rate or 20, args.duration or 30
         with fresh_stack(statuses=True) as stack:
@@ -260,10 +319,11 @@ def profiling(stack: Stack, out_dir: str | None, duration: float) -> Iterator[No
 
 @contextmanager
 def fresh_stack(
-    statuses: bool, rest: bool = False, rasa_env: dict[str, str] | None = None
+    statuses: bool, rest: bool = False, rasa_env: dict[str, str] | None = None,
+    gateway: bool = False,
 ) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp), rest=rest, rasa_env=rasa_env)
+        stack = start_stack(Path(tmp), rest=rest, rasa_env=rasa_env, gateway=gateway)
         with running(*stack.processes):
             if not statuses:  # status callbacks would add 3 webhooks per reply
                 requests.post(

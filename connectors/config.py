@@ -31,6 +31,7 @@ REQUIRED = (*SECRETS, "phone_number_id")
 # Older name of queue_redis_url (it only de-duplicated then); still read, with a warning.
 DEPRECATED_REDIS_URL = ("dedup_redis_url", "WHATSAPP_DEDUP_REDIS_URL")
 
+INGRESS_MODES = ("rasa", "gateway")
 DEFAULT_QUEUE_PATH = "var/whatsapp_inbound.db"
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600  # Meta retries an unacknowledged webhook for 7 days
 DEFAULT_KEY_PREFIX = "mitra:whatsapp:"
@@ -77,6 +78,11 @@ class WhatsAppConfig:
     turn_retry_base_delay: float = 1.0
     turn_retry_max_delay: float = 30.0
     shutdown_timeout_seconds: float = 10.0
+    # Where webhooks arrive (connectors.ingress): "rasa" (this channel; turns run in the
+    # same process) or "gateway" (python -m connectors.gateway stores them; Rasa only
+    # runs turns, and with the SQLite journal looks for new rows this often).
+    ingress: str = "rasa"
+    queue_watch_seconds: float = 0.02
 
     @classmethod
     def from_credentials(
@@ -100,6 +106,11 @@ class WhatsAppConfig:
             raise RasaException(
                 "The WhatsApp channel needs phone_number_id (WHATSAPP_PHONE_NUMBER_ID): "
                 "set it in credentials.yml or in the environment."
+            )
+        if values.get("ingress", "rasa") not in INGRESS_MODES:
+            raise RasaException(
+                f"WhatsApp channel: ingress must be one of {', '.join(INGRESS_MODES)}, "
+                f"not {values['ingress']!r}"
             )
         _check_secrets(values, environ)
         return cls(**values)

@@ -15,12 +15,15 @@ import random
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
 
 from connectors.masking import mask_id
+
+if TYPE_CHECKING:
+    from connectors.config import WhatsAppConfig
 
 logger = structlog.get_logger(__name__)
 
@@ -254,3 +257,24 @@ def _wamid(body: Any) -> str | None:
         value = messages[0].get("id")
         return str(value) if value is not None else None
     return None
+
+
+def graph_client_for(
+    config: WhatsAppConfig, session: SharedSession = shared_session
+) -> GraphClient:
+    """The Graph API client for a channel's (or the gateway's) configuration."""
+    return GraphClient(
+        GraphConfig(
+            access_token=config.access_token,
+            phone_number_id=config.phone_number_id,
+            base_url=config.api_base_url,
+            api_version=config.api_version,
+            timeout_seconds=config.send_timeout_seconds,
+        ),
+        retry=RetryPolicy(
+            attempts=config.retry_attempts,
+            base_delay=config.retry_base_delay,
+            max_delay=config.retry_max_delay,
+        ),
+        session=session,
+    )

@@ -19,10 +19,15 @@ Both run turns through ``connectors.turn_scheduler.TurnScheduler``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connectors.whatsapp_payloads import InboundMessage
+
+if TYPE_CHECKING:
+    from connectors.config import WhatsAppConfig
+    from connectors.turn_scheduler import GiveUp, Handler
 
 SENDER_FULL = "sender has too many pending messages"
 QUEUE_FULL = "queue full"
@@ -82,3 +87,53 @@ class InboundQueue(ABC):
     @abstractmethod
     def pending(self) -> int:
         """Messages accepted but not yet handled (running turns included)."""
+
+
+def build_inbound_queue(
+    handler: Handler, give_up: GiveUp, config: WhatsAppConfig, *, runs_turns: bool = True
+) -> InboundQueue:
+    """Redis streams when ``queue_redis_url`` is set, else the SQLite journal.
+
+    ``runs_turns=False`` builds the ingress gateway's side (stores only). Rasa's side,
+    when the gateway receives the webhooks (``ingress: gateway``), watches the SQLite
+    journal for the gateway's rows; Redis consumers read new entries as they come anyway.
+    """
+    from connectors.turn_scheduler import TurnPolicy
+
+    limits = QueueLimits(
+        max_pending=config.max_pending, max_pending_per_sender=config.max_pending_per_sender
+    )
+    policy = TurnPolicy(
+        attempts=max(1, config.turn_attempts),
+        base_delay=config.turn_retry_base_delay,
+        max_delay=config.turn_retry_max_delay,
+        timeout=config.turn_timeout_seconds,
+    )
+    if config.queue_redis_url:
+        from connectors.redis_queue import RedisStreamQueue
+
+        return RedisStreamQueue(
+            handler, give_up, url=config.queue_redis_url, key_prefix=config.queue_key_prefix,
+            partitions=config.queue_partitions, lease_seconds=config.queue_lease_seconds,
+            limits=limits, policy=policy, max_concurrency=config.max_concurrent_turns,
+            retention_seconds=config.dedup_ttl_seconds, runs_turns=runs_turns,
+        )
+    from connectors.sqlite_queue import SqliteInboundQueue
+
+    watch = config.queue_watch_seconds if config.ingress == "gateway" else None
+    return SqliteInboundQueue(
+        handler, give_up, path=config.queue_path, synchronous=config.queue_synchronous,
+        limits=limits, policy=policy, max_concurrency=config.max_concurrent_turns,
+        retention_seconds=config.dedup_ttl_seconds, runs_turns=runs_turns,
+        watch_seconds=watch,
+    )
+
+
+async def _never_called(*_: object) -> None:
+    raise RuntimeError("a store-only queue runs no turns")
+
+
+def build_store_only_queue(config: WhatsAppConfig) -> InboundQueue:
+    """The ingress gateway's queue: the same storage, de-duplication and caps, no turns."""
+    never: Callable[..., Awaitable[None]] = _never_called
+    return build_inbound_queue(never, never, config, runs_turns=False)

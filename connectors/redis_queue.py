@@ -217,7 +217,10 @@ class RedisStreamQueue(InboundQueue):
         read_ahead: int = 256,
         consumer: str | None = None,
         socket_timeout: float = 5.0,
+        runs_turns: bool = True,
     ) -> None:
+        """``runs_turns=False`` is the ingress gateway's queue: it stores messages (with
+        the same de-duplication and caps) and never joins the consumers that run turns."""
         if partitions < 1:
             raise ValueError("partitions must be at least 1")
         self._url = url
@@ -228,6 +231,7 @@ class RedisStreamQueue(InboundQueue):
         self._ttl = max(1, int(retention_seconds))
         self._read_ahead = read_ahead
         self._socket_timeout = socket_timeout
+        self.runs_turns = runs_turns
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._scheduler = TurnScheduler(
             handler, give_up, self, policy=policy, max_concurrency=max_concurrency
@@ -300,6 +304,9 @@ class RedisStreamQueue(InboundQueue):
                 f"{self._partitions}: every instance must use the same count"
             )
         await self._create_groups()
+        if not self.runs_turns:
+            logger.info("whatsapp.queue.connected", role="store only")
+            return
         await self._balance()
         self._tasks = [
             asyncio.create_task(self._balance_loop()),
@@ -324,6 +331,10 @@ class RedisStreamQueue(InboundQueue):
             return
         self._closing = True  # the balance loop keeps renewing leases, nothing else
         if self._started is None or self._client is None:
+            return
+        if not self.runs_turns:
+            await self._client.close()
+            await self._client.connection_pool.disconnect()
             return
         # Loops are told to stop rather than cancelled: cancelling redis-py in the middle
         # of a blocking read can leave the task waiting on its socket.

@@ -18,6 +18,13 @@ thread hand-off, and never behind a Rasa turn.
 Done rows keep only the id (the text is erased) and are deleted after the de-duplication
 period. A lock file beside the journal stops a second instance from opening it: several
 instances share work through Redis (``connectors.redis_queue``) instead.
+
+**Shared with the ingress gateway** (``WHATSAPP_INGRESS=gateway``): the gateway process
+opens the same file with ``runs_turns=False`` (its own lock file, so one gateway) and
+only stores; Rasa's queue opens it with ``watch_seconds`` set and picks up new rows
+every ``watch_seconds`` (WAL lets the two processes read and write side by side; each
+write is one short transaction). The caps are then counted from the table, since each
+process changes it.
 """
 
 from __future__ import annotations
@@ -77,6 +84,9 @@ CREATE TABLE IF NOT EXISTS inbound (
 );
 CREATE INDEX IF NOT EXISTS inbound_by_state ON inbound (state, seq);
 """
+# Counting a sender's pending rows (the per-sender cap) when two processes share the file.
+SHARED_SCHEMA = "CREATE INDEX IF NOT EXISTS inbound_by_sender ON inbound (sender_id, state);"
+LOCK_SUFFIX, INGRESS_LOCK_SUFFIX = ".lock", ".ingress.lock"
 
 
 class JournalInUseError(RuntimeError):
@@ -100,6 +110,9 @@ class SqliteJournal:
         synchronous: str = "NORMAL",
         retention_seconds: float = 7 * 24 * 3600,
         clock: Callable[[], float] = time.time,
+        *,
+        shared: bool = False,
+        lock_suffix: str = LOCK_SUFFIX,
     ) -> None:
         mode = synchronous.strip().upper()
         if mode not in SYNCHRONOUS_MODES:
@@ -111,6 +124,8 @@ class SqliteJournal:
         self._db: sqlite3.Connection | None = None
         self._lock_file: IO[bytes] | None = None
         self._last_prune = 0.0
+        self.shared = shared
+        self._lock_suffix = lock_suffix
         self.pending_total = 0
         self.pending_by_sender: Counter[str] = Counter()
 
@@ -119,7 +134,7 @@ class SqliteJournal:
         if self.path == MEMORY or self._lock_file is not None:
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path + ".lock", "ab")  # noqa: SIM115 - held until close()
+        handle = open(self.path + self._lock_suffix, "ab")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -138,6 +153,8 @@ class SqliteJournal:
         db.execute(f"PRAGMA synchronous={self._synchronous}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        if self.shared:
+            db.executescript(SHARED_SCHEMA)
         self._db = db
         self.prune()
         rows = db.execute(
@@ -164,6 +181,8 @@ class SqliteJournal:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
+            if self.shared:  # the other process finishes rows: count what is pending now
+                self._count_pending(db, {m.sender_id for m in messages})
             for message in messages:
                 sender = message.sender_id
                 row = db.execute(
@@ -197,6 +216,25 @@ class SqliteJournal:
         if now - self._last_prune > PRUNE_EVERY_SECONDS:
             self.prune()
         return admission, seqs
+
+    def _count_pending(self, db: sqlite3.Connection, senders: set[str]) -> None:
+        self.pending_total = db.execute(
+            "SELECT COUNT(*) FROM inbound WHERE state = 'pending'"
+        ).fetchone()[0]
+        for sender in senders:
+            self.pending_by_sender[sender] = db.execute(
+                "SELECT COUNT(*) FROM inbound WHERE sender_id = ? AND state = 'pending'",
+                (sender,),
+            ).fetchone()[0]
+
+    def pending_after(self, seq: int, limit: int = 500) -> list[StoredMessage]:
+        """Pending rows stored after ``seq`` (by the gateway), in arrival order."""
+        rows = self.db.execute(
+            "SELECT seq, sender_id, body, attempts FROM inbound "
+            "WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [StoredMessage(*row) for row in rows]
 
     def attempt(self, seq: int) -> int:
         self.db.execute("UPDATE inbound SET attempts = attempts + 1 WHERE seq = ?", (seq,))
@@ -235,7 +273,11 @@ class SqliteJournal:
 
 
 class SqliteInboundQueue(InboundQueue):
-    """``InboundQueue`` over a ``SqliteJournal``; also the scheduler's ``JobStore``."""
+    """``InboundQueue`` over a ``SqliteJournal``; also the scheduler's ``JobStore``.
+
+    ``runs_turns=False``: the ingress gateway's queue (stores, never runs a turn).
+    ``watch_seconds``: rows may come from the gateway; look for new ones this often.
+    """
 
     def __init__(
         self,
@@ -248,8 +290,18 @@ class SqliteInboundQueue(InboundQueue):
         policy: TurnPolicy = DEFAULT_POLICY,
         max_concurrency: int = 64,
         retention_seconds: float = 7 * 24 * 3600,
+        runs_turns: bool = True,
+        watch_seconds: float | None = None,
     ) -> None:
-        self._journal = SqliteJournal(path, synchronous, retention_seconds)
+        if path == MEMORY and (watch_seconds or not runs_turns):
+            raise ValueError("a journal shared with the gateway needs a file, not :memory:")
+        self.runs_turns = runs_turns
+        self._watch_seconds = watch_seconds if runs_turns else None
+        self._journal = SqliteJournal(
+            path, synchronous, retention_seconds,
+            shared=bool(watch_seconds) or not runs_turns,
+            lock_suffix=LOCK_SUFFIX if runs_turns else INGRESS_LOCK_SUFFIX,
+        )
         # Fail at startup, not at the first webhook, when another instance has the file.
         self._journal.lock()
         self._limits = limits
@@ -259,6 +311,9 @@ class SqliteInboundQueue(InboundQueue):
         )
         self._started: asyncio.Future[None] | None = None
         self._closed = False
+        self._last_seq = 0  # watching: the newest row handed to the scheduler
+        self._wake = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def path(self) -> str:
@@ -266,6 +321,8 @@ class SqliteInboundQueue(InboundQueue):
 
     @property
     def pending(self) -> int:
+        if self._watch_seconds:  # rows the gateway stored since the last look are not known
+            return self._scheduler.pending
         return self._journal.pending_total
 
     @property
@@ -283,8 +340,19 @@ class SqliteInboundQueue(InboundQueue):
 
     async def _open(self) -> None:
         stored = await self._call(self._journal.open)
-        resumed = 0
-        for row in stored:
+        if not self.runs_turns:
+            logger.info("whatsapp.queue.started", journal=self.path, role="store only")
+            return
+        resumed = await self._submit(stored)
+        if self._watch_seconds and self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._watch(self._watch_seconds))
+        logger.info("whatsapp.queue.started", journal=self.path, resumed=resumed,
+                    watching=self._watch_seconds)
+
+    async def _submit(self, rows: Sequence[StoredMessage]) -> int:
+        submitted = 0
+        for row in rows:
+            self._last_seq = max(self._last_seq, row.seq)
             try:
                 message = decode_message(row.body)
             except CodecError as exc:
@@ -295,8 +363,23 @@ class SqliteInboundQueue(InboundQueue):
                 await self._call(self._journal.finish, row.seq, row.sender_id, "failed")
                 continue
             self._scheduler.submit(Job(message, row.seq, row.attempts))
-            resumed += 1
-        logger.info("whatsapp.queue.started", journal=self.path, resumed=resumed)
+            submitted += 1
+        return submitted
+
+    async def _watch(self, interval: float) -> None:
+        """Hand rows stored by the gateway to the scheduler, in arrival order."""
+        while not self._closed:
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                await self._submit(await self._call(self._journal.pending_after, self._last_seq))
+            except Exception:  # the disk: keep looking, the rows stay stored
+                logger.exception("whatsapp.queue.watch_failed", journal=self.path)
 
     async def put(self, messages: Sequence[InboundMessage]) -> Admission:
         if self._closed:
@@ -306,6 +389,11 @@ class SqliteInboundQueue(InboundQueue):
             admission, seqs = await self._call(self._journal.admit, messages, self._limits)
         except Exception as exc:
             raise QueueUnavailableError(f"journal: {type(exc).__name__}: {exc}") from exc
+        if not self.runs_turns:
+            return admission
+        if self._watch_seconds:
+            self._wake.set()  # the watcher takes them, with the gateway's, in seq order
+            return admission
         for message, seq in zip(admission.accepted, seqs, strict=True):
             self._scheduler.submit(Job(message, seq))
         return admission
@@ -331,6 +419,9 @@ class SqliteInboundQueue(InboundQueue):
         if self._closed:
             return
         self._closed = True
+        self._wake.set()
+        if self._watcher is not None:
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self._scheduler.close(timeout)
         await self._call(self._journal.close)
         self._executor.shutdown(wait=False)

@@ -4,19 +4,16 @@ Configured in ``credentials.yml`` as ``connectors.whatsapp_connector.WhatsAppInp
 (values there, or the ``WHATSAPP_*`` environment variables; see ``connectors.config``).
 Rasa mounts the webhook at ``/webhooks/whatsapp/webhook``.
 
-A POST larger than ``max_body_bytes`` is refused (413) before it is read; the rest is
-verified (``X-Hub-Signature-256``), parsed, stored in the durable inbound queue (which
-also de-duplicates) and answered 200 at once; turns run in the background, in order per
-sender (see ``connectors.inbound_queue``). Nothing a partner or Meta sends turns into a
-500, which would make Meta resend it for days; a message that cannot be stored gets a
-503, so Meta does resend it.
+The webhook is received by ``connectors.ingress`` (verify, store in the durable inbound
+queue, answer 200 at once); turns run in the background, in order per sender (see
+``connectors.inbound_queue``). With ``ingress: gateway`` the webhooks reach a process of
+their own (``python -m connectors.gateway``) and this channel only runs the turns of
+what the gateway stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -31,28 +28,20 @@ from connectors.apology import DEFAULT_LANGUAGE, LANGUAGE_SLOT, apology_text, la
 from connectors.config import WhatsAppConfig
 from connectors.graph_client import (
     GraphClient,
-    GraphConfig,
-    RetryPolicy,
     SendResult,
     SharedSession,
+    graph_client_for,
     shared_session,
 )
-from connectors.inbound_queue import (
-    InboundQueue,
-    QueueLimits,
-)
+from connectors.inbound_queue import InboundQueue, build_inbound_queue
+from connectors.ingress import WebhookIngress
 from connectors.masking import mask_id
 from connectors.rasa_speedups import install as install_rasa_speedups
-from connectors.request_body import read_body, refuse_rest_of_body
-from connectors.signature import SIGNATURE_HEADER, SignatureCheck, verify_signature
 from connectors.status_recorder import StatusRecorder, default_status_recorder
 from connectors.turn_runner import TurnRunner
-from connectors.turn_scheduler import GiveUp, Handler, TurnPolicy
+from connectors.turn_scheduler import GiveUp, Handler
 from connectors.whatsapp_payloads import (
-    Ignored,
     InboundMessage,
-    StatusUpdate,
-    parse_webhook,
     to_rasa_metadata,
     to_rasa_text,
 )
@@ -60,7 +49,6 @@ from connectors.whatsapp_render import (
     KNOWN_CUSTOM_KEYS,
     RenderError,
     RenderOptions,
-    mark_as_read_payload,
     render_response,
 )
 
@@ -69,35 +57,6 @@ install_rasa_speedups()  # Rasa imports this module when it loads the channel
 
 CHANNEL_NAME = "whatsapp"
 QueueFactory = Callable[[Handler, GiveUp, WhatsAppConfig], InboundQueue]
-
-
-def build_inbound_queue(handler: Handler, give_up: GiveUp, config: WhatsAppConfig) -> InboundQueue:
-    """Redis streams when ``queue_redis_url`` is set, else the SQLite journal."""
-    limits = QueueLimits(
-        max_pending=config.max_pending, max_pending_per_sender=config.max_pending_per_sender
-    )
-    policy = TurnPolicy(
-        attempts=max(1, config.turn_attempts),
-        base_delay=config.turn_retry_base_delay,
-        max_delay=config.turn_retry_max_delay,
-        timeout=config.turn_timeout_seconds,
-    )
-    if config.queue_redis_url:
-        from connectors.redis_queue import RedisStreamQueue
-
-        return RedisStreamQueue(
-            handler, give_up, url=config.queue_redis_url, key_prefix=config.queue_key_prefix,
-            partitions=config.queue_partitions, lease_seconds=config.queue_lease_seconds,
-            limits=limits, policy=policy, max_concurrency=config.max_concurrent_turns,
-            retention_seconds=config.dedup_ttl_seconds,
-        )
-    from connectors.sqlite_queue import SqliteInboundQueue
-
-    return SqliteInboundQueue(
-        handler, give_up, path=config.queue_path, synchronous=config.queue_synchronous,
-        limits=limits, policy=policy, max_concurrency=config.max_concurrent_turns,
-        retention_seconds=config.dedup_ttl_seconds,
-    )
 
 
 class AgentNotReadyError(RuntimeError):
@@ -211,21 +170,7 @@ class WhatsAppInput(InputChannel):
         self._queue_factory = queue_factory
         self._session = session or shared_session
         self.render_options = render_options or RenderOptions()
-        self.graph_client = GraphClient(
-            GraphConfig(
-                access_token=config.access_token,
-                phone_number_id=config.phone_number_id,
-                base_url=config.api_base_url,
-                api_version=config.api_version,
-                timeout_seconds=config.send_timeout_seconds,
-            ),
-            retry=RetryPolicy(
-                attempts=config.retry_attempts,
-                base_delay=config.retry_base_delay,
-                max_delay=config.retry_max_delay,
-            ),
-            session=self._session,
-        )
+        self.graph_client = graph_client_for(config, self._session)
         self.webhook: WhatsAppWebhook | None = None
 
     def get_output_channel(self) -> WhatsAppOutput:
@@ -279,10 +224,12 @@ class WhatsAppWebhook:
         self.config = channel.config
         self.on_new_message = on_new_message
         self.queue = channel._queue_factory(self.run_turn, self.apologize, channel.config)
+        self.ingress = WebhookIngress(
+            channel.config, self.queue, channel.status_recorder, channel.graph_client
+        )
         self.turns = TurnRunner() if channel.config.turns_in_thread else None
         self._app: Any = None
         self._starting: asyncio.Future[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
 
     async def start(self, app: Any = None) -> None:
         """Resume what an earlier process left pending in the queue. If the queue's
@@ -320,111 +267,13 @@ class WhatsAppWebhook:
                 return
 
     def verify(self, request: Request) -> HTTPResponse:
-        """Meta's subscription handshake: echo ``hub.challenge`` for the right token."""
-        mode = request.args.get("hub.mode")
-        token = request.args.get("hub.verify_token") or ""
-        challenge = request.args.get("hub.challenge")
-        token_ok = hmac.compare_digest(
-            token.encode("utf-8"), self.config.verify_token.encode("utf-8")
-        )
-        if mode == "subscribe" and token_ok and challenge is not None:
-            logger.info("whatsapp.webhook.verified")
-            return response.text(challenge)
-        logger.warning("whatsapp.webhook.verification_refused", mode=mode)
-        return response.text("forbidden", status=403)
+        return self.ingress.verify(request)
 
     async def receive(self, request: Request) -> HTTPResponse:
-        remote = request.remote_addr or request.ip
-        limit = self.config.max_body_bytes
-        body = await read_body(request, limit)
-        if body is None:
-            refuse_rest_of_body(request, limit)
-            logger.warning(
-                "whatsapp.webhook.body_too_large", remote=remote, limit=limit,
-                content_length=request.headers.get("content-length"),
-            )
-            return response.json({"error": "body too large"}, status=413)
-        header = request.headers.get(SIGNATURE_HEADER)
-        check = verify_signature(self.config.app_secret, body, header)
-        if check is SignatureCheck.MISSING:
-            logger.warning("whatsapp.webhook.signature_missing", remote=remote)
-            return response.json({"error": "signature missing"}, status=401)
-        if check is SignatureCheck.INVALID:
-            logger.warning("whatsapp.webhook.signature_invalid", remote=remote)
-            return response.json({"error": "signature invalid"}, status=403)
-        try:
-            return await self.accept(body)
-        except Exception:
-            # Acknowledge anyway: a 500 makes Meta resend the same body for days.
-            logger.exception("whatsapp.webhook.unexpected_error")
-            return response.json({"status": "ok"})
+        return await self.ingress.receive(request)
 
     async def accept(self, body: bytes) -> HTTPResponse:
-        """Record statuses, store new messages; returns before any turn runs."""
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            logger.warning("whatsapp.webhook.malformed_json", error=str(exc), size=len(body))
-            return response.json({"status": "ok"})
-
-        messages: list[InboundMessage] = []
-        for update in parse_webhook(data):
-            if isinstance(update, StatusUpdate):
-                self.channel.status_recorder.record(update)
-            elif isinstance(update, Ignored):
-                logger.info("whatsapp.webhook.ignored", reason=update.reason, detail=update.detail)
-            elif self._is_ours(update):
-                messages.append(update)
-        if not messages:
-            return response.json({"status": "ok"})
-        try:
-            admission = await self.queue.put(messages)
-        except Exception as exc:
-            # Nothing was stored: a 503 makes Meta redeliver the body.
-            logger.error(
-                "whatsapp.webhook.not_stored", messages=len(messages),
-                reason=f"{type(exc).__name__}: {exc}",
-            )
-            return response.json({"status": "busy"}, status=503)
-        for message in admission.duplicates:
-            logger.info(
-                "whatsapp.webhook.duplicate",
-                sender=mask_id(message.sender_id),
-                message_id=message.message_id,
-            )
-        for message in admission.accepted:
-            logger.debug(
-                "whatsapp.webhook.accepted",
-                sender=mask_id(message.sender_id),
-                message_id=message.message_id,
-                type=message.type,
-            )
-            if self.config.mark_as_read:
-                self._spawn(self._mark_as_read(message))
-        if admission.refused:
-            for message, reason in admission.refused:
-                logger.error(
-                    "whatsapp.webhook.not_accepted",
-                    sender=mask_id(message.sender_id),
-                    message_id=message.message_id,
-                    reason=reason,
-                )
-            # Meta redelivers the body; what we stored is then a duplicate.
-            return response.json({"status": "busy"}, status=503)
-        return response.json({"status": "ok"})
-
-    def _is_ours(self, message: InboundMessage) -> bool:
-        expected = self.config.phone_number_id
-        if message.phone_number_id and message.phone_number_id != expected:
-            # Another business number of the same app: our replies would come from
-            # the wrong number, so leave it alone.
-            logger.warning(
-                "whatsapp.webhook.other_phone_number",
-                phone_number_id=message.phone_number_id,
-                message_id=message.message_id,
-            )
-            return False
-        return True
+        return await self.ingress.accept(body)
 
     def _agent(self) -> Any:
         ctx = getattr(self._app, "ctx", None)
@@ -477,16 +326,6 @@ class WhatsAppWebhook:
             return await self.turns.run(coro)
         return await coro
 
-    async def _mark_as_read(self, message: InboundMessage) -> None:
-        payload = mark_as_read_payload(message.message_id, self.config.typing_indicator)
-        # One retry at most: blue ticks are not worth delaying anything for.
-        await self.channel.graph_client.send(payload, attempts=2)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     async def close(self) -> None:
         """Let running turns finish (bounded); what did not finish stays queued."""
         timeout = self.config.shutdown_timeout_seconds
@@ -497,5 +336,4 @@ class WhatsAppWebhook:
             await asyncio.to_thread(
                 self.turns.close, self.channel._session.close, timeout
             )
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=timeout)
+        await self.ingress.close(timeout)

@@ -206,3 +206,27 @@ async def test_instances_must_agree_on_the_partition_count(
 def test_partition_of_is_stable() -> None:
     assert partition_of("6281200000001", 32) == partition_of("6281200000001", 32)
     assert {partition_of(f"62812{i:08d}", 8) for i in range(200)} == set(range(8))
+
+
+async def test_a_store_only_queue_never_consumes_and_a_consumer_runs_what_it_stored(
+    prefix: str, opened: list[RedisStreamQueue], redis_client: Any
+) -> None:
+    async def never(*_: Any) -> None:
+        raise AssertionError("the gateway's queue must never run a turn")
+
+    gateway = open_queue(opened, prefix, never, give_up=never, runs_turns=False)
+    await gateway.start()
+    senders = [f"62812000{i:05d}" for i in range(6)]
+    sent = [message(s, f"{s}:{n}") for n in range(3) for s in senders]
+    assert (await gateway.put(sent)).accepted == sent
+    assert gateway.owned == []
+    assert await redis_client.zcard(prefix + "consumers") == 0  # it never joined
+    assert (await gateway.put(sent[:2])).duplicates == sent[:2]
+    recorder = TurnRecorder(delay=0.01)
+    rasa = open_queue(opened, prefix, recorder)
+    await rasa.start()
+    await wait_until(lambda: len(recorder.turns) == len(sent), timeout=10)
+    for sender in senders:
+        assert recorder.texts_for(sender) == [f"{sender}:{n}" for n in range(3)]
+    await wait_until(lambda: rasa.pending == 0)
+    assert await redis_client.get(prefix + "pending") == "0"

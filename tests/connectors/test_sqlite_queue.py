@@ -268,3 +268,71 @@ def test_handled_ids_are_forgotten_after_the_retention_period(journal: Path) -> 
     admission, _ = store.admit([done, pending], QueueLimits())
     assert admission.accepted == [done] and admission.duplicates == [pending]
     store.close()
+
+
+# --- shared with the ingress gateway (WHATSAPP_INGRESS=gateway) -----------------------
+
+
+def gateway_queue(opened: list[SqliteInboundQueue], path: Path, **kwargs: Any) -> Any:
+    async def never(*_: Any) -> None:
+        raise AssertionError("the gateway's queue must never run a turn")
+
+    return open_queue(opened, path, never, give_up=never, runs_turns=False, **kwargs)
+
+
+async def test_rows_the_gateway_stores_run_in_rasa_in_order_per_sender_once(
+    journal: Path, opened: list[SqliteInboundQueue]
+) -> None:
+    gateway = gateway_queue(opened, journal)
+    recorder = TurnRecorder(delays={"0": 0.05})  # each sender's first turn is the slowest
+    rasa = open_queue(opened, journal, recorder, watch_seconds=0.01)
+    await rasa.start()
+    senders = [f"62812000{i:05d}" for i in range(5)]
+    sent = [[message(s, str(n)) for s in senders] for n in range(4)]
+    for batch in sent:
+        assert (await gateway.put(batch)).accepted == batch
+    # Meta redelivers a body to the gateway and one straight to Rasa: both duplicates.
+    assert (await gateway.put(sent[0])).duplicates == sent[0]
+    assert (await rasa.put(sent[1])).duplicates == sent[1]
+    await wait_until(lambda: len(recorder.turns) == 20)
+    await wait_until(lambda: all(state == "done" for _, _, state, _, _ in rows(journal)))
+    for sender in senders:
+        assert recorder.texts_for(sender) == ["0", "1", "2", "3"]
+    assert recorder.max_active_per_sender == 1 and recorder.max_active > 1
+    assert len(rows(journal)) == 20  # each message once
+
+
+async def test_the_gateway_counts_the_cap_from_what_rasa_finished(
+    journal: Path, opened: list[SqliteInboundQueue]
+) -> None:
+    gateway = gateway_queue(opened, journal, limits=QueueLimits(max_pending_per_sender=2))
+    release = asyncio.Event()
+
+    async def slow(message: InboundMessage) -> None:
+        await release.wait()
+
+    rasa = open_queue(opened, journal, slow, watch_seconds=0.01)
+    await rasa.start()
+    flood = [message("6289900000000", f"spam {i}") for i in range(3)]
+    admission = await gateway.put(flood)
+    assert admission.accepted == flood[:2]
+    assert admission.refused == [(flood[2], SENDER_FULL)]
+    await wait_until(lambda: rasa.pending == 2)  # Rasa picked them up and runs them
+    assert (await gateway.put([flood[2]])).refused == [(flood[2], SENDER_FULL)]
+    release.set()
+    await wait_until(lambda: [row[2] for row in rows(journal)] == ["done", "done"])
+    assert (await gateway.put([flood[2]])).accepted == [flood[2]]  # room again
+
+
+async def test_one_gateway_per_journal_beside_one_rasa(
+    journal: Path, opened: list[SqliteInboundQueue]
+) -> None:
+    gateway_queue(opened, journal)
+    open_queue(opened, journal, TurnRecorder(), watch_seconds=0.01)  # Rasa: allowed
+    with pytest.raises(JournalInUseError):
+        gateway_queue(opened, journal)
+
+
+def test_a_shared_journal_needs_a_file() -> None:
+    with pytest.raises(ValueError, match="file"):
+        SqliteInboundQueue(TurnRecorder(), Apologies(), path=":memory:", runs_turns=False)

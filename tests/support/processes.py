@@ -80,11 +80,19 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# With the ingress gateway, the processes that run turns start at this lower CPU
+# priority (as scripts/run_all.sh does), so a burst of turns never makes an
+# acknowledgement wait for a core.
+TURN_NICENESS = 10
+
+
 def spawn(
     name: str, args: list[str], log_dir: Path, env: dict[str, str], cwd: Path = ROOT,
-    health_url: str | None = None, url: str = "", timeout: float = 60.0,
+    health_url: str | None = None, url: str = "", timeout: float = 60.0, nice: int = 0,
 ) -> Process:
     log = log_dir / f"{name}.log"
+    if nice:
+        args = ["nice", "-n", str(nice), *args]  # nice execs: the pid stays the program's
     popen = subprocess.Popen(
         args, cwd=cwd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
@@ -119,7 +127,7 @@ def prepare_backend_db(database_url: str, log_dir: Path) -> None:
     (log_dir / "db-ready").write_text(database_url)
 
 
-def start_backend(log_dir: Path, database_url: str) -> Process:
+def start_backend(log_dir: Path, database_url: str, nice: int = 0) -> Process:
     prepare_backend_db(database_url, log_dir)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -128,13 +136,13 @@ def start_backend(log_dir: Path, database_url: str) -> Process:
         [str(BACKEND_BIN / "uvicorn"), "app.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         log_dir, base_env(DATABASE_URL=database_url), cwd=BACKEND_DIR,
-        health_url=f"{url}/health", url=url,
+        health_url=f"{url}/health", url=url, nice=nice,
     )
 
 
 def start_action_server(
     log_dir: Path, backend_url: str, name: str = "actions",
-    extra_env: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None, nice: int = 0,
 ) -> Process:
     """``python -m actions.server`` on loopback; Rasa must send ``ACTION_SERVER_TOKEN``."""
     port = free_port()
@@ -143,7 +151,7 @@ def start_action_server(
         name,
         [str(VENV_BIN / "python"), "-m", "actions.server", "--port", str(port)],
         log_dir, base_env(BACKEND_URL=backend_url, **(extra_env or {})),
-        health_url=f"{url}/health", url=url, timeout=90,
+        health_url=f"{url}/health", url=url, timeout=90, nice=nice,
     )
 
 
@@ -154,6 +162,21 @@ def start_sandbox(log_dir: Path, webhook_url: str, name: str = "sandbox") -> Pro
     return spawn(
         name, [str(VENV_BIN / "python"), "-m", "sandbox", "--port", str(port)],
         log_dir, env, health_url=f"{url}/sandbox/partners", url=url,
+    )
+
+
+def start_gateway(
+    log_dir: Path, graph_url: str, env: dict[str, str], name: str = "gateway",
+    port: int | None = None,
+) -> Process:
+    """``python -m connectors.gateway``: receives webhooks into the queue Rasa reads."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    return spawn(
+        name,
+        [str(VENV_BIN / "python"), "-m", "connectors.gateway", "--port", str(port)],
+        log_dir, base_env(WHATSAPP_API_BASE_URL=graph_url, **env),
+        health_url=f"{url}/webhooks/whatsapp/", url=url,
     )
 
 
@@ -174,6 +197,7 @@ def write_endpoints(
 def start_rasa(
     log_dir: Path, endpoints: Path, graph_url: str, name: str = "rasa",
     extra_env: dict[str, str] | None = None, port: int | None = None, rest: bool = False,
+    nice: int = 0,
 ) -> Process:
     """Rasa with the project's credentials.yml; ``rest=True`` adds Rasa's REST channel
     (unauthenticated, so only the benchmarks use it)."""
@@ -193,7 +217,7 @@ def start_rasa(
          "-m", str(ROOT / "models"), "--endpoints", str(endpoints),
          "--credentials", str(credentials), "--port", str(port)],
         log_dir, env, health_url=f"{url}/status?token={RASA_AUTH_TOKEN}", url=url,
-        timeout=240,
+        timeout=240, nice=nice,
     )
 
 
@@ -226,10 +250,17 @@ class Stack:
     actions: Process
     sandbox: Process
     rasa: Process
+    gateway: Process | None = None
 
     @property
     def processes(self) -> tuple[Process, ...]:
-        return (self.backend, self.actions, self.sandbox, self.rasa)
+        extra = (self.gateway,) if self.gateway else ()
+        return (self.backend, self.actions, self.sandbox, self.rasa, *extra)
+
+    @property
+    def webhook_url(self) -> str:
+        """Where Meta (or the sandbox) posts webhooks: the gateway when there is one."""
+        return (self.gateway or self.rasa).url + WEBHOOK_PATH
 
     def backend_get(self, path: str) -> Any:
         """GET ``/api/v1{path}`` from the backend with the service token."""
@@ -242,32 +273,48 @@ class Stack:
 
 
 def start_stack(
-    log_dir: Path, rest: bool = False, rasa_env: dict[str, str] | None = None
+    log_dir: Path, rest: bool = False, rasa_env: dict[str, str] | None = None,
+    gateway: bool = False,
 ) -> Stack:
     """Start every process on free ports: SQLite backend with the demo seed, SQLite
     tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa.
-    ``rasa_env`` adds to Rasa's environment (e.g. which inbound queue it uses)."""
+    ``rasa_env`` adds to Rasa's environment (e.g. which inbound queue it uses).
+    ``gateway=True``: webhooks go to the ingress gateway, Rasa only runs turns."""
     started: list[Process] = []
     try:  # a process that fails to start must not leave the others running
-        backend = started_with(started, start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}"))
-        actions = started_with(started, start_action_server(log_dir, backend.url))
-        rasa_port = free_port()
-        sandbox = started_with(
-            started, start_sandbox(log_dir, f"http://127.0.0.1:{rasa_port}{WEBHOOK_PATH}")
+        nice = TURN_NICENESS if gateway else 0
+        backend = started_with(
+            started, start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}", nice=nice)
         )
+        actions = started_with(started, start_action_server(log_dir, backend.url, nice=nice))
+        rasa_port, gateway_port = free_port(), free_port()
+        receiver = gateway_port if gateway else rasa_port
+        sandbox = started_with(
+            started, start_sandbox(log_dir, f"http://127.0.0.1:{receiver}{WEBHOOK_PATH}")
+        )
+        rasa_env = dict(rasa_env or {})
+        gateway_process = None
+        if gateway:
+            rasa_env["WHATSAPP_INGRESS"] = "gateway"
+            rasa_env.setdefault("WHATSAPP_QUEUE_PATH", str(log_dir / "rasa-inbound.db"))
+            gateway_process = started_with(
+                started, start_gateway(log_dir, sandbox.url, rasa_env, port=gateway_port)
+            )
         endpoints = write_endpoints(
             log_dir / "endpoints.yml", actions.url,
             f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
         )
         rasa = start_rasa(
             log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest,
-            extra_env=rasa_env,
+            extra_env=rasa_env, nice=nice,
         )
     except BaseException:
         for process in reversed(started):
             process.stop()
         raise
-    return Stack(backend=backend, actions=actions, sandbox=sandbox, rasa=rasa)
+    return Stack(
+        backend=backend, actions=actions, sandbox=sandbox, rasa=rasa, gateway=gateway_process
+    )
 
 
 def started_with(started: list[Process], process: Process) -> Process:
