@@ -49,11 +49,14 @@ def channel_credentials(path: Path) -> dict[str, Any]:
     return dict(document.get(CHANNEL_SECTION) or {})
 
 
-def create_app(config: WhatsAppConfig, queue: InboundQueue | None = None) -> Sanic:
+def create_app(
+    config: WhatsAppConfig, queue: InboundQueue | None = None,
+    name: str = "mitra_whatsapp_gateway",
+) -> Sanic:
     """The gateway's web app; ``queue`` defaults to the store-only queue of ``config``."""
     queue = queue or build_store_only_queue(config)
     ingress = WebhookIngress(config, queue, StatusRecorder(), graph_client_for(config))
-    app = Sanic("mitra_whatsapp_gateway")
+    app = Sanic(name)
     app.config.ACCESS_LOG = False
     starting: list[asyncio.Task[None]] = []
 

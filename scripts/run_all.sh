@@ -16,11 +16,21 @@ BACKEND_PORT=${BACKEND_PORT:-8000}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 RASA_PORT=${RASA_PORT:-5005}
 SANDBOX_PORT=${SANDBOX_PORT:-8090}
+GATEWAY_PORT=${WHATSAPP_GATEWAY_PORT:-5006}
 RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
+# WHATSAPP_INGRESS=gateway (.env.example): webhooks reach a process of their own that only
+# stores and acknowledges them; the processes that run turns start at a lower CPU
+# priority, so a burst of turns never delays an acknowledgement (docs/architecture.md).
+case "${WHATSAPP_INGRESS:-rasa}" in
+  gateway) use_gateway=true; NICE=(nice -n "${MITRA_TURN_NICENESS:-10}") ;;
+  rasa) use_gateway=false; NICE=() ;;
+  *) echo "!! WHATSAPP_INGRESS must be gateway or rasa, not '$WHATSAPP_INGRESS'" >&2; exit 2 ;;
+esac
 # The processes find each other through these (endpoints.yml reads ACTION_SERVER_URL).
 export BACKEND_URL="http://127.0.0.1:$BACKEND_PORT"
 export ACTION_SERVER_URL="http://127.0.0.1:$ACTIONS_PORT/webhook"
-export SANDBOX_WEBHOOK_URL="http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook"
+if $use_gateway; then webhook_port=$GATEWAY_PORT; else webhook_port=$RASA_PORT; fi
+export SANDBOX_WEBHOOK_URL="http://127.0.0.1:$webhook_port/webhooks/whatsapp/webhook"
 use_sandbox=false
 if [[ "${WHATSAPP_API_BASE_URL:-}" =~ ^http://127\.0\.0\.1: ]]; then
   use_sandbox=true  # the sandbox plays the Graph API; a real URL switches it off
@@ -53,9 +63,9 @@ wait_for() {  # wait_for <name> <url> <seconds>
   exit 1
 }
 
-start backend bash -c "cd loyalty_backend && exec .venv/bin/uvicorn app.main:app \
+start backend "${NICE[@]}" bash -c "cd loyalty_backend && exec .venv/bin/uvicorn app.main:app \
   --host 127.0.0.1 --port $BACKEND_PORT"
-start actions "${LAUNCH[@]}" --require ACTION_SERVER_TOKEN,SERVICE_TOKEN -- \
+start actions "${NICE[@]}" "${LAUNCH[@]}" --require ACTION_SERVER_TOKEN,SERVICE_TOKEN -- \
   .venv/bin/python -m actions.server --host 127.0.0.1 --port "$ACTIONS_PORT"
 wait_for backend "http://127.0.0.1:$BACKEND_PORT/health" 60
 wait_for actions "http://127.0.0.1:$ACTIONS_PORT/health" 90
@@ -80,17 +90,23 @@ case "${RASA_ENABLE_API:-false}" in
   false|0|no|off|"") ;;
   *) echo "!! RASA_ENABLE_API must be true or false, not '$RASA_ENABLE_API'" >&2; exit 2 ;;
 esac
-start rasa "${LAUNCH[@]}" --require "$rasa_secrets" -- .venv/bin/rasa run "${api_args[@]}" \
+if $use_gateway; then
+  start gateway "${LAUNCH[@]}" --require WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN \
+    -- .venv/bin/python -m connectors.gateway --host 127.0.0.1 --port "$GATEWAY_PORT"
+fi
+start rasa "${NICE[@]}" "${LAUNCH[@]}" --require "$rasa_secrets" -- .venv/bin/rasa run "${api_args[@]}" \
   -m models --endpoints endpoints.yml --credentials credentials.yml \
   -i "$RASA_INTERFACE" --port "$RASA_PORT"
 if $use_sandbox; then wait_for sandbox "http://127.0.0.1:$SANDBOX_PORT/sandbox/partners" 60; fi
 wait_for rasa "http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/" 180
+if $use_gateway; then wait_for gateway "http://127.0.0.1:$GATEWAY_PORT/webhooks/whatsapp/" 30; fi
 
 cat <<INFO
 
 Mitra is running (logs in $LOG_DIR/):
   WhatsApp sandbox (web phone)  http://127.0.0.1:$SANDBOX_PORT/
-  Rasa (WhatsApp webhook)       http://127.0.0.1:$RASA_PORT/webhooks/whatsapp/webhook
+  WhatsApp webhook (public)     http://127.0.0.1:$webhook_port/webhooks/whatsapp/webhook
+  Rasa (runs the turns)         http://127.0.0.1:$RASA_PORT/
   Action server (Rasa only)     http://127.0.0.1:$ACTIONS_PORT/health
   Loyalty backend API docs      http://127.0.0.1:$BACKEND_PORT/docs
 Press Ctrl-C to stop everything.

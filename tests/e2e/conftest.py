@@ -52,6 +52,6 @@ def message_text(payload: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = start_stack(tmp_path_factory.mktemp("e2e"))
+    stack = start_stack(tmp_path_factory.mktemp("e2e"), gateway=True)  # as make run
     with running(*stack.processes):
         yield stack

@@ -41,6 +41,7 @@ from tests.support.processes import (
     running,
     start_action_server,
     start_backend,
+    start_gateway,
     start_rasa,
     start_sandbox,
     write_endpoints,
@@ -272,3 +273,62 @@ def test_kill_9_mid_burst_every_acknowledged_message_is_answered_once(
         if keys:
             redis_client.delete(*keys)
         redis_client.close()
+
+
+def test_with_the_gateway_webhooks_are_acknowledged_while_rasa_is_dead(
+    services: Services,
+) -> None:
+    """WHATSAPP_INGRESS=gateway: Rasa killed mid-burst costs no 503 at all (the gateway
+    stores and acknowledges on its own); the restarted Rasa answers each message once."""
+    log_dir = services.log_dir / "gateway"
+    log_dir.mkdir()
+    journal = log_dir / "inbound.db"
+    env = {"WHATSAPP_QUEUE_PATH": str(journal), "WHATSAPP_INGRESS": "gateway"}
+    state = sqlite_state(journal)
+    endpoints = write_endpoints(
+        log_dir / "endpoints.yml", services.actions.url,
+        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+        lock_store=LOCK_STORE,
+    )
+    gateway_port, rasa_port = free_port(), free_port()
+    sandbox = start_sandbox(
+        log_dir, f"http://127.0.0.1:{gateway_port}{WEBHOOK_PATH}", "sandbox-gateway"
+    )
+    gateway = start_gateway(log_dir, sandbox.url, env, port=gateway_port)
+    rasa = start_rasa(log_dir, endpoints, sandbox.url, "rasa-gw", env, port=rasa_port)
+    restarted: Process | None = None
+    try:
+        per_message = replies_per_message(sandbox, state)
+        base = {wa_id: replies(sandbox, wa_id) for wa_id in FIXTURES}
+        burst = Burst([
+            (sandbox, wa_id, f"wamid.burst.gw.{wa_id}.{n}.{uuid.uuid4().hex[:6]}")
+            for n in range(PER_PARTNER) for wa_id in FIXTURES
+        ])
+        ids = burst.ids
+        burst.start()
+        wait_for(
+            lambda: len(state.done_ids(ids)) >= 3
+            and len(burst.acked) - len(state.done_ids(ids)) >= 8,
+            120, "the middle of the burst",
+        )
+        done_at_kill = kill_outside_the_reply_window(
+            rasa, sandbox, state, burst, per_message, base
+        )
+        burst.join()
+        assert burst.refused == [], "the gateway refused webhooks while Rasa was dead"
+        assert set(burst.acked) == set(ids)
+        assert set(ids) - done_at_kill, "nothing was left to recover: the kill came too late"
+
+        restarted = start_rasa(log_dir, endpoints, sandbox.url, "rasa-gw-2", env, port=rasa_port)
+        for _, wa_id, message_id in burst.messages[:3]:  # Meta redelivers now and then
+            assert post(sandbox, wa_id, message_id) == 200
+        wait_for(lambda: state.done_ids(ids) == set(ids), 180, "every message done")
+        for wa_id in FIXTURES:
+            sent = replies(sandbox, wa_id) - base[wa_id]
+            assert sent == per_message[wa_id] * PER_PARTNER, (wa_id, sent, per_message)
+    finally:
+        for process in (restarted, rasa, gateway, sandbox):
+            if process is not None:
+                if process.popen.poll() is None:
+                    os.kill(process.popen.pid, signal.SIGCONT)
+                process.stop()

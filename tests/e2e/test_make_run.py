@@ -56,7 +56,7 @@ LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
     folder = tmp_path_factory.mktemp("make-run")
-    ports = {name: free_port() for name in ("backend", "actions", "rasa", "sandbox")}
+    ports = {name: free_port() for name in ("backend", "actions", "rasa", "sandbox", "gateway")}
     database = folder / "mitra.db"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "SANDBOX_"))},
@@ -69,6 +69,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
         "ACTIONS_PORT": str(ports["actions"]),
         "RASA_PORT": str(ports["rasa"]),
         "SANDBOX_PORT": str(ports["sandbox"]),
+        "WHATSAPP_GATEWAY_PORT": str(ports["gateway"]),
     }
     for name in GENERATED_SECRETS:
         env.pop(name, None)
