@@ -250,7 +250,8 @@ def flush_redis(rasa_env: dict[str, str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["ack", "roundtrip", "burst"])
+    parser.add_argument("which", choices=["ack", "roundtrip", "burst", "scale"])
+    parser.add_argument("--workers", type=int, default=2, help="scale: Rasa workers")
     parser.add_argument("--rate", type=float)
     parser.add_argument("--duration", type=float)
     parser.add_argument("--profile", metavar="DIR",
@@ -287,10 +288,49 @@ def main() -> None:
         print(bare.line, flush=True)
         print(f"ratio WhatsApp path / bare Rasa REST: p50 {ours.p50 / bare.p50:.2f}x, "
               f"p95 {ours.p95 / bare.p95:.2f}x", flush=True)
+    elif args.which == "scale":
+        rate, duration = args.rate or 80, args.duration or 60
+        with scale_out_stack(args.workers) as (stack, label):
+            ours = asyncio.run(bench_burst(
+                stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, "
+            ))
+            print(ours.line, flush=True)
+            # Bare Rasa on the same workers: its REST channel, same model and stores.
+            bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration))
+            print(bare.line, flush=True)
+        print(f"ratio WhatsApp path / bare Rasa REST: p50 {ours.p50 / bare.p50:.2f}x, "
+              f"p95 {ours.p95 / bare.p95:.2f}x", flush=True)
     else:
         rate, duration = args.rate or 20, args.duration or 30
         with fresh_stack(statuses=True) as stack:
             print(asyncio.run(bench_roundtrip(stack.sandbox.url, rate, duration)))
+
+
+@contextmanager
+def scale_out_stack(workers: int) -> Iterator[tuple[Stack, str]]:
+    """The scale-out configuration: the gateway in front, ``workers`` Rasa workers
+    (SANIC_WORKERS) sharing the Redis queue and the Redis lock store, PostgreSQL
+    tracker store (a fresh database, dropped after)."""
+    import psycopg2
+
+    database = f"mitra_bench_tracker_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    flush_redis({"WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL})
+    label = f"{workers} Rasa workers, Redis queue + lock store, PostgreSQL tracker store"
+    try:
+        with fresh_stack(
+            statuses=True, rest=True, gateway=True,
+            rasa_env={"SANIC_WORKERS": str(workers), "WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL},
+            tracker_store=("  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n"
+                           f"  port: 5432\n  db: {database}\n  username: postgres\n"),
+            lock_store=f"  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: {REDIS_BENCH_DB}\n",
+        ) as stack:
+            yield stack, label
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
 
 
 @contextmanager
@@ -320,10 +360,10 @@ def profiling(stack: Stack, out_dir: str | None, duration: float) -> Iterator[No
 @contextmanager
 def fresh_stack(
     statuses: bool, rest: bool = False, rasa_env: dict[str, str] | None = None,
-    gateway: bool = False,
+    gateway: bool = False, **stores: str,
 ) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp), rest=rest, rasa_env=rasa_env, gateway=gateway)
+        stack = start_stack(Path(tmp), rest=rest, rasa_env=rasa_env, gateway=gateway, **stores)
         with running(*stack.processes):
             if not statuses:  # status callbacks would add 3 webhooks per reply
                 requests.post(

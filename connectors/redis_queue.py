@@ -180,6 +180,10 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 def partition_of(sender_id: str, partitions: int) -> int:
     """Stable across processes and machines (unlike ``hash()``)."""
     return zlib.crc32(sender_id.encode("utf-8")) % partitions
@@ -232,7 +236,8 @@ class RedisStreamQueue(InboundQueue):
         self._read_ahead = read_ahead
         self._socket_timeout = socket_timeout
         self.runs_turns = runs_turns
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._given_consumer = consumer
+        self.consumer = consumer or _consumer_name()
         self._scheduler = TurnScheduler(
             handler, give_up, self, policy=policy, max_concurrency=max_concurrency
         )
@@ -282,6 +287,11 @@ class RedisStreamQueue(InboundQueue):
 
     async def _connect(self) -> None:
         import redis.asyncio as aioredis
+
+        if self._given_consumer is None:
+            # Named here, not at construction: Rasa builds the channel before Sanic forks
+            # its workers (SANIC_WORKERS), and each worker must be a consumer of its own.
+            self.consumer = _consumer_name()
 
         client = aioredis.from_url(
             self._url,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -311,6 +312,7 @@ class SqliteInboundQueue(InboundQueue):
         )
         self._started: asyncio.Future[None] | None = None
         self._closed = False
+        self._pid = os.getpid()
         self._last_seq = 0  # watching: the newest row handed to the scheduler
         self._wake = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
@@ -339,6 +341,11 @@ class SqliteInboundQueue(InboundQueue):
         await asyncio.shield(started)
 
     async def _open(self) -> None:
+        if os.getpid() != self._pid:
+            raise JournalInUseError(
+                "the SQLite journal serves one process, and Rasa forked workers "
+                "(SANIC_WORKERS): share work through WHATSAPP_QUEUE_REDIS_URL instead"
+            )
         stored = await self._call(self._journal.open)
         if not self.runs_turns:
             logger.info("whatsapp.queue.started", journal=self.path, role="store only")

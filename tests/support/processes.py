@@ -274,7 +274,7 @@ class Stack:
 
 def start_stack(
     log_dir: Path, rest: bool = False, rasa_env: dict[str, str] | None = None,
-    gateway: bool = False,
+    gateway: bool = False, tracker_store: str | None = None, lock_store: str | None = None,
 ) -> Stack:
     """Start every process on free ports: SQLite backend with the demo seed, SQLite
     tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa.
@@ -302,7 +302,8 @@ def start_stack(
             )
         endpoints = write_endpoints(
             log_dir / "endpoints.yml", actions.url,
-            f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+            tracker_store or f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+            **({"lock_store": lock_store} if lock_store else {}),
         )
         rasa = start_rasa(
             log_dir, endpoints, graph_url=sandbox.url, port=rasa_port, rest=rest,
