@@ -8,6 +8,14 @@ itself against the metaschema, every call: 20.6 ms of CPU per action call on thi
 machine, a third of the turn thread at 20 new conversations/s (two action calls each:
 ``action_session_start`` and the answer). A validator built once for the schema gives
 the same verdicts, with the same ``ValidationError`` and message, in 1.1 ms.
+
+**Model loading.** To give DIET's layers their weights, Rasa's ``RasaModel.load`` first
+*trains* on one example (``model.fit``: traces the whole training step, loss and
+optimizer included), then loads the saved weights, then runs one prediction to trace
+the inference function. Running that one training step eagerly builds the same
+variables without tracing the training step into a graph, which is most of the load
+time; the weights then overwrite them as before, so the model is the same
+(``tests/connectors/test_rasa_speedups.py`` compares parses of the held-out set).
 """
 
 from __future__ import annotations
@@ -48,10 +56,52 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+def load_for_inference(
+    cls: type[Any],
+    model_file_name: str,
+    model_data_example: Any,
+    predict_data_example: Any = None,
+    finetune_mode: bool = False,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """``RasaModel.load`` that builds the layers by predicting, not by training."""
+    if finetune_mode or predict_data_example is None:  # training goes on: Rasa's own way
+        return _original_load.__func__(  # type: ignore[attr-defined]
+            cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+            *args, **kwargs,
+        )
+    import tensorflow as tf
+    from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
+
+    model = cls(*args, **kwargs)
+    config = kwargs.get("config", {})
+    # One training step builds every variable the saved weights need, as in Rasa, but
+    # eagerly: tracing the training step into a graph is most of the load time, and
+    # this step's result is overwritten by the weights anyway.
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)),
+        run_eagerly=True,
+    )
+    model.fit(RasaBatchDataGenerator(model_data_example, batch_size=1), verbose=False)
+    model.run_eagerly = config.get("run_eagerly")
+    model.load_weights(model_file_name)
+    model.run_inference(predict_data_example)  # traces the prediction function
+    return model
+
+
+_original_load: Any = None
+
+
 def install() -> None:
     """Apply the fixes (idempotent)."""
+    global _original_load
     if getattr(RemoteAction._validate_action_result, _INSTALLED_MARK, False):
         return
+    from rasa.utils.tensorflow.models import RasaModel
+
     setattr(validate_action_result, _INSTALLED_MARK, True)
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
-    logger.debug("rasa_speedups.installed", fixes=["action_result_validation"])
+    _original_load = RasaModel.__dict__["load"]
+    RasaModel.load = classmethod(load_for_inference)  # type: ignore[assignment]
+    logger.debug("rasa_speedups.installed", fixes=["action_result_validation", "model_load"])

@@ -52,3 +52,36 @@ def test_install_is_idempotent() -> None:
     rasa_speedups.install()
     rasa_speedups.install()
     assert RemoteAction._validate_action_result is rasa_speedups.validate_action_result
+
+
+async def test_the_model_loads_to_the_same_predictions() -> None:
+    """The eager one-step build must give the model Rasa's own load gives: the same
+    intent and confidence for every held-out example (the trained model of `make train`)."""
+    from pathlib import Path
+
+    from rasa.core.agent import Agent
+    from rasa.model import get_latest_model
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.utils.tensorflow.models import RasaModel
+
+    root = Path(__file__).resolve().parents[2]
+    model = get_latest_model(str(root / "models"))
+    assert model, "run `make train` first"
+    texts = [m.get("text") for m in load_data(str(root / "tests/nlu/holdout.yml")).nlu_examples]
+    texts = texts[:: max(1, len(texts) // 80)]
+
+    async def parses() -> list[tuple[str, float]]:
+        agent = Agent.load(model)
+        results = [await agent.parse_message(text) for text in texts]
+        return [(r["intent"]["name"], r["intent"]["confidence"]) for r in results]
+
+    assert RasaModel.__dict__["load"].__func__ is rasa_speedups.load_for_inference
+    patched = await parses()
+    RasaModel.load = rasa_speedups._original_load  # type: ignore[assignment]
+    try:
+        original = await parses()
+    finally:
+        RasaModel.load = classmethod(rasa_speedups.load_for_inference)  # type: ignore[assignment]
+    assert [name for name, _ in patched] == [name for name, _ in original]
+    for (_, mine), (_, theirs) in zip(patched, original, strict=True):
+        assert mine == pytest.approx(theirs, abs=1e-5)
