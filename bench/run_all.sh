@@ -10,9 +10,15 @@ for _ in $(seq 1 30); do curl -fsS -o /dev/null http://127.0.0.1:8100/health && 
 loyalty_backend/.venv/bin/python bench/backend_balance.py --url http://127.0.0.1:8100 \
   --rate 100 --duration 20
 kill $backend
-echo "== bot: REST message->reply, NLU parse, training time"
+echo "== bot: Rasa restart to first answer, REST message->reply, NLU parse, training time"
 .venv/bin/python -m bench.bot_latency --train
-echo "== WhatsApp: webhook ack at 200 req/s for 30 s per inbound queue, and the REST channel"
+echo "== WhatsApp: 20 new conversations/s for 60 s (statuses on) vs bare Rasa (REST channel)"
+.venv/bin/python -m bench.whatsapp_bench burst
+echo "== WhatsApp: webhook ack at 200 req/s for 30 s while a backlog of turns runs"
 .venv/bin/python -m bench.whatsapp_bench ack
+echo "== WhatsApp: scale-out, 2 Rasa workers, 80 msg/s for 60 s vs bare Rasa on the same workers"
+.venv/bin/python -m bench.whatsapp_bench scale
 echo "== WhatsApp: message in -> message out at 20 msg/s across 100 partners"
 .venv/bin/python -m bench.whatsapp_bench roundtrip
+echo "== a fresh clone: make run to the first answer"
+.venv/bin/python -m bench.first_answer

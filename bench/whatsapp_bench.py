@@ -127,19 +127,21 @@ async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
 
 async def bench_burst(
     webhook_url: str, sandbox_url: str, rate: float, duration: float, label: str = "",
-    settle: float = 60.0,
+    settle: float = 60.0, senders: int = 0,
 ) -> Result:
     """New conversations: every message comes from a sender this Rasa has not seen, as
-    signed webhooks straight to Rasa; the reply's time is when the sandbox's Graph API
-    recorded it. Waits up to ``settle`` seconds after the load for the last replies."""
+    signed webhooks straight to the webhook; the reply's time is when the sandbox's Graph
+    API recorded it. ``senders=N`` cycles over N senders instead (after their first
+    message, returning partners). Waits up to ``settle`` s after the load for replies."""
     run = uuid.uuid4().int % 10_000
-    sent_at: dict[str, float] = {}
+    sent_at: dict[tuple[str, int], float] = {}
     statuses: Counter[int] = Counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         async def send(index: int) -> bool:
-            wa_id = f"6289{run:04d}{index:06d}"
+            number = index % senders if senders else index
+            wa_id = f"6289{run:04d}{number:06d}"
             raw, signature = text_webhook(wa_id, "level aku apa")
-            sent_at[wa_id] = time.time()
+            sent_at[(wa_id, index // senders if senders else 0)] = time.time()
             async with session.post(
                 webhook_url, data=raw,
                 headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
@@ -148,7 +150,9 @@ async def bench_burst(
                 return response.status == 200
 
         await open_loop(send, rate, duration)
-        replies: dict[str, float] = {}
+        # The k-th reply to a sender answers its k-th message ("level aku apa" gets one).
+        replies: dict[tuple[str, int], float] = {}
+        received: Counter[str] = Counter()
         deadline = time.monotonic() + settle
         since = 0
         while True:
@@ -157,35 +161,41 @@ async def bench_burst(
             ) as response:
                 body = await response.json()
             for record in body["messages"]:
-                to = record.get("to")
-                if to in sent_at and to not in replies:
-                    replies[to] = datetime.fromisoformat(record["received_at"]).timestamp()
+                key = (record.get("to"), received[record.get("to")])
+                if key in sent_at:
+                    received[key[0]] += 1
+                    replies[key] = datetime.fromisoformat(record["received_at"]).timestamp()
             since = body["last_seq"]
             if len(replies) >= len(sent_at) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(1.0)
-    latencies = [(replies[wa_id] - sent) * 1000 for wa_id, sent in sent_at.items()
-                 if wa_id in replies]
+    latencies = [(replies[key] - sent) * 1000 for key, sent in sent_at.items()
+                 if key in replies]
     missing = len(sent_at) - len(replies)
     answers = " ".join(f"{code}:{count}" for code, count in sorted(statuses.items()))
-    name = f"new conversations, {label}({rate:.0f}/s, {len(sent_at)} senders, statuses on)"
+    who = f"{senders} returning senders" if senders else f"{len(sent_at)} new senders"
+    name = f"{label}({rate:.0f} msg/s, {len(sent_at)} msgs from {who}, statuses on)"
     return Result.of(name, latencies, missing, duration, f"unanswered={missing} acks {answers}")
 
 
-async def bench_rest_burst(rasa_url: str, rate: float, duration: float) -> Result:
-    """The same new conversations through Rasa's REST channel (reply = HTTP response)."""
+async def bench_rest_burst(
+    rasa_url: str, rate: float, duration: float, senders: int = 0
+) -> Result:
+    """The same messages through Rasa's REST channel (reply = the HTTP response)."""
     run = uuid.uuid4().int % 10_000
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async def rest(index: int) -> bool:
             async with session.post(
                 rasa_url + "/webhooks/rest/webhook",
-                json={"sender": f"6288{run:04d}{index:06d}", "message": "level aku apa"},
+                json={"sender": f"6288{run:04d}{(index % senders if senders else index):06d}",
+                      "message": "level aku apa"},
             ) as response:
                 return response.status == 200 and bool(await response.json())
 
         latencies, errors, seconds = await open_loop(rest, rate, duration)
-    name = f"bare Rasa (REST channel), new conversations ({rate:.0f}/s, {duration:.0f}s)"
+    who = f"{senders} returning senders" if senders else "new senders"
+    name = f"bare Rasa (REST channel), {who} ({rate:.0f} msg/s, {duration:.0f}s)"
     return Result.of(name, latencies, errors, seconds)
 
 
@@ -252,6 +262,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", choices=["ack", "roundtrip", "burst", "scale"])
     parser.add_argument("--workers", type=int, default=2, help="scale: Rasa workers")
+    parser.add_argument("--senders", type=int, default=0,
+                        help="burst/scale: cycle over this many senders (0: every message "
+                             "from a new sender)")
     parser.add_argument("--rate", type=float)
     parser.add_argument("--duration", type=float)
     parser.add_argument("--profile", metavar="DIR",
@@ -278,13 +291,14 @@ def main() -> None:
             with (fresh_stack(statuses=True, rasa_env=rasa_env, gateway=gateway) as stack,
                   profiling(stack, args.profile, duration)):
                 ours = asyncio.run(bench_burst(
-                    stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, "
+                    stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, ",
+                    senders=args.senders,
                 ))
             print(ours.line, flush=True)
         # Bare Rasa: the same model, action server and tracker store, through Rasa's
         # own REST channel (answers in the HTTP response: no webhook, queue or sends).
         with fresh_stack(statuses=False, rest=True) as stack:
-            bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration))
+            bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration, args.senders))
         print(bare.line, flush=True)
         print(f"ratio WhatsApp path / bare Rasa REST: p50 {ours.p50 / bare.p50:.2f}x, "
               f"p95 {ours.p95 / bare.p95:.2f}x", flush=True)
@@ -292,11 +306,12 @@ def main() -> None:
         rate, duration = args.rate or 80, args.duration or 60
         with scale_out_stack(args.workers) as (stack, label):
             ours = asyncio.run(bench_burst(
-                stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, "
+                stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, ",
+                senders=args.senders,
             ))
             print(ours.line, flush=True)
             # Bare Rasa on the same workers: its REST channel, same model and stores.
-            bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration))
+            bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration, args.senders))
             print(bare.line, flush=True)
         print(f"ratio WhatsApp path / bare Rasa REST: p50 {ours.p50 / bare.p50:.2f}x, "
               f"p95 {ours.p95 / bare.p95:.2f}x", flush=True)

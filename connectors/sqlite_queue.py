@@ -71,6 +71,7 @@ T = TypeVar("T")
 MEMORY = ":memory:"
 SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 PRUNE_EVERY_SECONDS = 600.0
+LOCK_WAIT_SECONDS = 5.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
@@ -156,6 +157,9 @@ class SqliteJournal:
         db.executescript(SCHEMA)
         if self.shared:
             db.executescript(SHARED_SCHEMA)
+            # From now on wait for the other process's write lock in short steps of our
+            # own (_locked_retry): SQLite's busy handler sleeps 1, 2, 5, 10 … ms.
+            db.execute("PRAGMA busy_timeout=0")
         self._db = db
         self.prune()
         rows = db.execute(
@@ -180,7 +184,7 @@ class SqliteJournal:
         added: Counter[str] = Counter()
         now = self._clock()
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        self._locked_retry(lambda: db.execute("BEGIN IMMEDIATE"))
         try:
             if self.shared:  # the other process finishes rows: count what is pending now
                 self._count_pending(db, {m.sender_id for m in messages})
@@ -237,18 +241,36 @@ class SqliteJournal:
         ).fetchall()
         return [StoredMessage(*row) for row in rows]
 
+    def _locked_retry(self, write: Callable[[], T]) -> T:
+        """Run ``write``; while the other process holds the write lock, try again after
+        0.1 ms, doubling up to 2 ms (its transactions last well under a millisecond),
+        for up to ``LOCK_WAIT_SECONDS``."""
+        if not self.shared:
+            return write()
+        delay, deadline = 0.0001, time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return write()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.002)
+
     def attempt(self, seq: int) -> int:
-        self.db.execute("UPDATE inbound SET attempts = attempts + 1 WHERE seq = ?", (seq,))
+        self._locked_retry(lambda: self.db.execute(
+            "UPDATE inbound SET attempts = attempts + 1 WHERE seq = ?", (seq,)
+        ))
         row = self.db.execute("SELECT attempts FROM inbound WHERE seq = ?", (seq,)).fetchone()
         return int(row[0]) if row else 1
 
     def finish(self, seq: int, sender_id: str, state: str) -> None:
         """``done`` or ``failed``; the text is erased, the id kept for de-duplication."""
-        cursor = self.db.execute(
+        cursor = self._locked_retry(lambda: self.db.execute(
             "UPDATE inbound SET state = ?, body = '', finished_at = ? "
             "WHERE seq = ? AND state = 'pending'",
             (state, self._clock(), seq),
-        )
+        ))
         if cursor.rowcount:
             self.pending_total -= 1
             self.pending_by_sender[sender_id] -= 1
@@ -258,10 +280,10 @@ class SqliteJournal:
     def prune(self) -> int:
         """Forget finished ids older than the de-duplication period."""
         self._last_prune = now = self._clock()
-        cursor = self.db.execute(
+        cursor = self._locked_retry(lambda: self.db.execute(
             "DELETE FROM inbound WHERE state != 'pending' AND finished_at < ?",
             (now - self._retention,),
-        )
+        ))
         return cursor.rowcount
 
     def close(self) -> None:
