@@ -15,6 +15,7 @@ import redis
 
 from tests.e2e.conftest import inbound, message_text, wait_for_messages
 from tests.e2e.test_crash_recovery import (
+    PER_PARTNER,
     Burst,
     kill_outside_the_reply_window,
     post,
@@ -149,7 +150,7 @@ def test_an_instance_killed_mid_burst_is_taken_over_by_the_other(two_instances):
     base = {wa_id: replies(sandbox_a, wa_id) for wa_id in FIXTURES}
     burst = Burst([
         ((sandbox_a, sandbox_b)[n % 2], wa_id, f"wamid.scale.{wa_id}.{n}.{uuid.uuid4().hex[:6]}")
-        for n in range(10) for wa_id in FIXTURES
+        for n in range(PER_PARTNER) for wa_id in FIXTURES
     ])
     burst.start()
     wait_for(
@@ -169,7 +170,7 @@ def test_an_instance_killed_mid_burst_is_taken_over_by_the_other(two_instances):
     wait_for(lambda: state.done_ids(burst.ids) == set(burst.ids), 120, "every message done")
     for wa_id in FIXTURES:
         sent = replies(sandbox_a, wa_id) - base[wa_id]
-        assert sent == per_message[wa_id] * 10, (wa_id, sent, per_message)
+        assert sent == per_message[wa_id] * PER_PARTNER, (wa_id, sent, per_message)
     assert client.get(f"{prefix}pending") == b"0"
     client.close()
 
