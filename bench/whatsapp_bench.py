@@ -86,6 +86,20 @@ def text_webhook(wa_id: str, text: str) -> tuple[bytes, str]:
     return raw, f"sha256={digest}"
 
 
+async def post_webhook(
+    session: aiohttp.ClientSession, webhook_url: str, wa_id: str, text: str,
+    statuses: Counter[int],
+) -> bool:
+    """POST one signed text-message webhook as Meta does; counts the answer's status."""
+    raw, signature = text_webhook(wa_id, text)
+    async with session.post(
+        webhook_url, data=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+    ) as response:
+        statuses[response.status] += 1
+        return response.status == 200
+
+
 async def bench_ack(webhook_url: str, rate: float, duration: float, label: str = "") -> str:
     """Latency of the 200s; the other answers are counted by status (503 = a queue cap:
     100 senders at 2 messages/s each outrun the turns, so each soon has 50 waiting)."""
@@ -93,18 +107,23 @@ async def bench_ack(webhook_url: str, rate: float, duration: float, label: str =
     statuses: Counter[int] = Counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         async def whatsapp(index: int) -> bool:
-            raw, signature = text_webhook(senders[index % len(senders)], "cek poin dong")
-            async with session.post(
-                webhook_url, data=raw,
-                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-            ) as response:
-                statuses[response.status] += 1
-                return response.status == 200
+            wa_id = senders[index % len(senders)]
+            return await post_webhook(session, webhook_url, wa_id, "cek poin dong", statuses)
 
         result = await open_loop(whatsapp, rate, duration)
         answers = " ".join(f"{code}:{count}" for code, count in sorted(statuses.items()))
         name = f"WhatsApp webhook ack, {label} ({rate:.0f}/s, {duration:.0f}s)"
         return f"{summary(name, *result)} statuses {answers}"
+
+
+async def rest_message(
+    session: aiohttp.ClientSession, rasa_url: str, sender: str, text: str
+) -> bool:
+    """One message through Rasa's REST channel; True when it answered something."""
+    async with session.post(
+        rasa_url + "/webhooks/rest/webhook", json={"sender": sender, "message": text}
+    ) as response:
+        return response.status == 200 and bool(await response.json())
 
 
 async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
@@ -114,12 +133,8 @@ async def bench_rest(rasa_url: str, rate: float, duration: float) -> str:
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async def rest(index: int) -> bool:
-            async with session.post(
-                rasa_url + "/webhooks/rest/webhook",
-                json={"sender": f"rest-{senders[index % len(senders)]}",
-                      "message": "cek poin dong"},
-            ) as response:
-                return response.status == 200 and bool(await response.json())
+            sender = f"rest-{senders[index % len(senders)]}"
+            return await rest_message(session, rasa_url, sender, "cek poin dong")
 
         result = await open_loop(rest, rate, duration)
         return summary(f"REST channel reply ({rate:.0f}/s, {duration:.0f}s)", *result)
@@ -140,14 +155,8 @@ async def bench_burst(
         async def send(index: int) -> bool:
             number = index % senders if senders else index
             wa_id = f"6289{run:04d}{number:06d}"
-            raw, signature = text_webhook(wa_id, "level aku apa")
             sent_at[(wa_id, index // senders if senders else 0)] = time.time()
-            async with session.post(
-                webhook_url, data=raw,
-                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-            ) as response:
-                statuses[response.status] += 1
-                return response.status == 200
+            return await post_webhook(session, webhook_url, wa_id, "level aku apa", statuses)
 
         await open_loop(send, rate, duration)
         # The k-th reply to a sender answers its k-th message ("level aku apa" gets one).
@@ -186,12 +195,8 @@ async def bench_rest_burst(
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async def rest(index: int) -> bool:
-            async with session.post(
-                rasa_url + "/webhooks/rest/webhook",
-                json={"sender": f"6288{run:04d}{(index % senders if senders else index):06d}",
-                      "message": "level aku apa"},
-            ) as response:
-                return response.status == 200 and bool(await response.json())
+            sender = f"6288{run:04d}{(index % senders if senders else index):06d}"
+            return await rest_message(session, rasa_url, sender, "level aku apa")
 
         latencies, errors, seconds = await open_loop(rest, rate, duration)
     who = f"{senders} returning senders" if senders else "new senders"

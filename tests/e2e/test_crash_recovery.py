@@ -192,6 +192,51 @@ def kill_outside_the_reply_window(
     raise AssertionError("Rasa was never outside the reply window")
 
 
+def sqlite_tracker_endpoints(log_dir: Path, actions_url: str) -> Path:
+    return write_endpoints(
+        log_dir / "endpoints.yml", actions_url,
+        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
+        lock_store=LOCK_STORE,
+    )
+
+
+@dataclass
+class KilledBurst:
+    burst: Burst
+    done_at_kill: set[str]
+    per_message: dict[str, int]
+    base: dict[str, int]
+
+
+def burst_and_kill(rasa: Process, sandbox: Process, state: QueueState, label: str) -> KilledBurst:
+    """Post PER_PARTNER messages per demo partner back to back and SIGKILL ``rasa`` in
+    the middle (some answered, more acknowledged and waiting, more to come)."""
+    per_message = replies_per_message(sandbox, state)
+    base = {wa_id: replies(sandbox, wa_id) for wa_id in FIXTURES}
+    burst = Burst([
+        (sandbox, wa_id, f"wamid.burst.{label}.{wa_id}.{n}.{uuid.uuid4().hex[:6]}")
+        for n in range(PER_PARTNER) for wa_id in FIXTURES
+    ])
+    ids = burst.ids
+    burst.start()
+    wait_for(
+        lambda: len(state.done_ids(ids)) >= 3
+        and len(burst.acked) - len(state.done_ids(ids)) >= 8,
+        120, "the middle of the burst",
+    )
+    done_at_kill = kill_outside_the_reply_window(rasa, sandbox, state, burst, per_message, base)
+    burst.join()
+    return KilledBurst(burst, done_at_kill, per_message, base)
+
+
+def assert_each_answered_once(sandbox: Process, state: QueueState, run: KilledBurst) -> None:
+    ids = run.burst.ids
+    wait_for(lambda: state.done_ids(ids) == set(ids), 180, "every message done")
+    for wa_id in FIXTURES:
+        sent = replies(sandbox, wa_id) - run.base[wa_id]
+        assert sent == run.per_message[wa_id] * PER_PARTNER, (wa_id, sent, run.per_message)
+
+
 @pytest.mark.parametrize("queue", ["sqlite", "redis"])
 def test_kill_9_mid_burst_every_acknowledged_message_is_answered_once(
     services: Services, queue: str
@@ -211,35 +256,14 @@ def test_kill_9_mid_burst_every_acknowledged_message_is_answered_once(
             "WHATSAPP_QUEUE_LEASE_SECONDS": "5",
         }
         state = redis_state(redis_client, prefix)
-    endpoints = write_endpoints(
-        log_dir / "endpoints.yml", services.actions.url,
-        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
-        lock_store=LOCK_STORE,
-    )
+    endpoints = sqlite_tracker_endpoints(log_dir, services.actions.url)
     port = free_port()
     sandbox = start_sandbox(log_dir, f"http://127.0.0.1:{port}{WEBHOOK_PATH}", f"sandbox-{queue}")
     rasa = start_rasa(log_dir, endpoints, sandbox.url, f"rasa-{queue}", env, port=port)
     restarted: Process | None = None
     try:
-        per_message = replies_per_message(sandbox, state)
-        base = {wa_id: replies(sandbox, wa_id) for wa_id in FIXTURES}
-
-        burst = Burst([
-            (sandbox, wa_id, f"wamid.burst.{queue}.{wa_id}.{n}.{uuid.uuid4().hex[:6]}")
-            for n in range(PER_PARTNER) for wa_id in FIXTURES
-        ])
-        ids = burst.ids
-        burst.start()
-        # In the middle: some answered, more acknowledged and waiting, more to come.
-        wait_for(
-            lambda: len(state.done_ids(ids)) >= 3
-            and len(burst.acked) - len(state.done_ids(ids)) >= 8,
-            120, "the middle of the burst",
-        )
-        done_at_kill = kill_outside_the_reply_window(
-            rasa, sandbox, state, burst, per_message, base
-        )
-        burst.join()
+        run = burst_and_kill(rasa, sandbox, state, queue)
+        burst, done_at_kill = run.burst, run.done_at_kill
         acked = set(burst.acked)
         waiting = acked - done_at_kill
         assert waiting, "nothing was left to recover: the kill came too late"
@@ -252,11 +276,7 @@ def test_kill_9_mid_burst_every_acknowledged_message_is_answered_once(
         for _, wa_id, message_id in burst.messages:
             if message_id not in acked or message_id in list(acked)[:3]:
                 assert post(sandbox, wa_id, message_id) == 200
-        wait_for(lambda: state.done_ids(ids) == set(ids), 180, "every message done")
-
-        for wa_id in FIXTURES:
-            sent = replies(sandbox, wa_id) - base[wa_id]
-            assert sent == per_message[wa_id] * PER_PARTNER, (wa_id, sent, per_message)
+        assert_each_answered_once(sandbox, state, run)
         if queue == "redis":
             assert redis_client.get(f"{prefix}pending") == b"0"
         else:
@@ -286,11 +306,7 @@ def test_with_the_gateway_webhooks_are_acknowledged_while_rasa_is_dead(
     journal = log_dir / "inbound.db"
     env = {"WHATSAPP_QUEUE_PATH": str(journal), "WHATSAPP_INGRESS": "gateway"}
     state = sqlite_state(journal)
-    endpoints = write_endpoints(
-        log_dir / "endpoints.yml", services.actions.url,
-        f"  type: SQL\n  dialect: sqlite\n  db: {log_dir / 'tracker.db'}\n",
-        lock_store=LOCK_STORE,
-    )
+    endpoints = sqlite_tracker_endpoints(log_dir, services.actions.url)
     gateway_port, rasa_port = free_port(), free_port()
     sandbox = start_sandbox(
         log_dir, f"http://127.0.0.1:{gateway_port}{WEBHOOK_PATH}", "sandbox-gateway"
@@ -299,34 +315,16 @@ def test_with_the_gateway_webhooks_are_acknowledged_while_rasa_is_dead(
     rasa = start_rasa(log_dir, endpoints, sandbox.url, "rasa-gw", env, port=rasa_port)
     restarted: Process | None = None
     try:
-        per_message = replies_per_message(sandbox, state)
-        base = {wa_id: replies(sandbox, wa_id) for wa_id in FIXTURES}
-        burst = Burst([
-            (sandbox, wa_id, f"wamid.burst.gw.{wa_id}.{n}.{uuid.uuid4().hex[:6]}")
-            for n in range(PER_PARTNER) for wa_id in FIXTURES
-        ])
-        ids = burst.ids
-        burst.start()
-        wait_for(
-            lambda: len(state.done_ids(ids)) >= 3
-            and len(burst.acked) - len(state.done_ids(ids)) >= 8,
-            120, "the middle of the burst",
-        )
-        done_at_kill = kill_outside_the_reply_window(
-            rasa, sandbox, state, burst, per_message, base
-        )
-        burst.join()
+        run = burst_and_kill(rasa, sandbox, state, "gw")
+        burst = run.burst
         assert burst.refused == [], "the gateway refused webhooks while Rasa was dead"
-        assert set(burst.acked) == set(ids)
-        assert set(ids) - done_at_kill, "nothing was left to recover: the kill came too late"
+        assert set(burst.acked) == set(burst.ids)
+        assert set(burst.ids) - run.done_at_kill, "nothing was left to recover: killed too late"
 
         restarted = start_rasa(log_dir, endpoints, sandbox.url, "rasa-gw-2", env, port=rasa_port)
         for _, wa_id, message_id in burst.messages[:3]:  # Meta redelivers now and then
             assert post(sandbox, wa_id, message_id) == 200
-        wait_for(lambda: state.done_ids(ids) == set(ids), 180, "every message done")
-        for wa_id in FIXTURES:
-            sent = replies(sandbox, wa_id) - base[wa_id]
-            assert sent == per_message[wa_id] * PER_PARTNER, (wa_id, sent, per_message)
+        assert_each_answered_once(sandbox, state, run)
     finally:
         for process in (restarted, rasa, gateway, sandbox):
             if process is not None:

@@ -38,6 +38,18 @@ from tests.support.processes import (
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_DB = 14
+# (message, what its answer must contain): each answer is in the language the message
+# before it chose, so any reordering or overlap of one partner's turns shows. Ends in
+# Indonesian, as the demo partners who use it started.
+LANGUAGE_FLIPS = [
+    ("english please", "in English"),
+    ("tier saya", "Your tier"),
+    ("pakai bahasa indonesia", "Bahasa Indonesia"),
+    ("my tier", "Tier Anda"),
+    ("english please", "in English"),
+    ("cek poin dong", "You have"),
+    ("pakai bahasa indonesia", "Bahasa Indonesia"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +128,7 @@ def test_a_burst_through_both_instances_keeps_the_partner_s_order(two_instances)
     the instances shows."""
     sandbox_a, sandbox_b, rasa_a, rasa_b = two_instances
     wait_until_both_instances_read(rasa_a, rasa_b)
-    burst = [
-        ("english please", "in English"),
-        ("tier saya", "Your tier"),
-        ("pakai bahasa indonesia", "Bahasa Indonesia"),
-        ("my tier", "Tier Anda"),
-        ("english please", "in English"),
-        ("cek poin dong", "You have"),
-        ("pakai bahasa indonesia", "Bahasa Indonesia"),  # leaves Andi as he was
-    ]
+    burst = LANGUAGE_FLIPS
     before = len(wait_for_messages(sandbox_a, ANDI, 0, timeout=0))
     for n, (text, _) in enumerate(burst):
         inbound((sandbox_a, sandbox_b)[n % 2], **{"from": ANDI, "text": text})

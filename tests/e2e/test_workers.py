@@ -15,6 +15,7 @@ import redis
 
 from tests.e2e.conftest import inbound, message_text, wait_for_messages
 from tests.e2e.test_crash_recovery import wait_for
+from tests.e2e.test_scale_out import LANGUAGE_FLIPS
 from tests.support.demo import ANDI, SARAH
 from tests.support.processes import Stack, running, start_stack
 
@@ -62,15 +63,7 @@ def test_two_workers_share_the_turns_and_keep_each_partner_in_order(
              == 2, 30, "partitions held by both workers")
     # Each answer must be in the language the message before it chose: any reordering
     # or overlap of a partner's turns (between the workers too) shows.
-    burst = [
-        ("english please", "in English"),
-        ("tier saya", "Your tier"),
-        ("pakai bahasa indonesia", "Bahasa Indonesia"),
-        ("my tier", "Tier Anda"),
-        ("english please", "in English"),
-        ("cek poin dong", "You have"),
-        ("pakai bahasa indonesia", "Bahasa Indonesia"),
-    ]
+    burst = LANGUAGE_FLIPS
     partners = [ANDI, SARAH]  # different partitions or not, interleaved back to back
     before = {p: len(wait_for_messages(stack.sandbox, p, 0, timeout=0)) for p in partners}
     for text, _ in burst:
