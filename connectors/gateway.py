@@ -23,7 +23,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import structlog
 import yaml
 from sanic import Sanic, response
 from sanic.request import Request
@@ -31,11 +30,9 @@ from sanic.response import HTTPResponse
 
 from connectors.config import WhatsAppConfig
 from connectors.graph_client import graph_client_for, shared_session
-from connectors.inbound_queue import InboundQueue, build_store_only_queue
+from connectors.inbound_queue import InboundQueue, build_store_only_queue, keep_starting
 from connectors.ingress import WebhookIngress
 from connectors.status_recorder import StatusRecorder
-
-logger = structlog.get_logger(__name__)
 
 CHANNEL_SECTION = "connectors.whatsapp_connector.WhatsAppInput"
 BASE_PATH = "/webhooks/whatsapp"
@@ -74,7 +71,8 @@ def create_app(
 
     @app.listener("after_server_start")
     async def open_queue(_app: Sanic, _loop: Any) -> None:
-        starting.append(asyncio.ensure_future(_start_until_ready(queue)))
+        # Webhooks get 503 (Meta retries) until the queue's storage can be reached.
+        starting.append(asyncio.ensure_future(keep_starting(queue, 0.5, wait_first=False)))
 
     @app.listener("before_server_stop")
     async def close_queue(_app: Sanic, _loop: Any) -> None:
@@ -85,19 +83,6 @@ def create_app(
         await shared_session.close()
 
     return app
-
-
-async def _start_until_ready(queue: InboundQueue, delay: float = 0.5) -> None:
-    """Webhooks get 503 (Meta retries) until the queue's storage can be reached."""
-    while True:
-        try:
-            await queue.start()
-        except Exception as exc:
-            logger.error("whatsapp.gateway.queue_unavailable", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-        else:
-            return
 
 
 def main(argv: list[str] | None = None) -> None:

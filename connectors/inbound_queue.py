@@ -18,16 +18,21 @@ Both run turns through ``connectors.turn_scheduler.TurnScheduler``.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import structlog
 
 from connectors.whatsapp_payloads import InboundMessage
 
 if TYPE_CHECKING:
     from connectors.config import WhatsAppConfig
     from connectors.turn_scheduler import GiveUp, Handler
+
+logger = structlog.get_logger(__name__)
 
 SENDER_FULL = "sender has too many pending messages"
 QUEUE_FULL = "queue full"
@@ -137,3 +142,23 @@ def build_store_only_queue(config: WhatsAppConfig) -> InboundQueue:
     """The ingress gateway's queue: the same storage, de-duplication and caps, no turns."""
     never: Callable[..., Awaitable[None]] = _never_called
     return build_inbound_queue(never, never, config, runs_turns=False)
+
+
+async def keep_starting(queue: InboundQueue, delay: float, *, wait_first: bool) -> None:
+    """Start ``queue``, trying again after ``delay`` seconds (doubling, at most 30) while
+    its storage cannot be reached; webhooks get 503 meanwhile, so Meta redelivers."""
+    failed = wait_first  # waiting first means the caller's own try already failed
+    while True:
+        if wait_first:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        wait_first = True
+        try:
+            await queue.start()
+        except Exception as exc:
+            failed = True
+            logger.error("whatsapp.queue.start_failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            if failed:
+                logger.info("whatsapp.queue.start_recovered")
+            return

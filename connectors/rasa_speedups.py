@@ -65,7 +65,8 @@ def load_for_inference(
     *args: Any,
     **kwargs: Any,
 ) -> Any:
-    """``RasaModel.load`` that builds the layers by predicting, not by training."""
+    """``RasaModel.load`` whose one-example training step, there only to create the
+    variables the saved weights go into, runs eagerly instead of as a traced graph."""
     if finetune_mode or predict_data_example is None:  # training goes on: Rasa's own way
         return _original_load.__func__(  # type: ignore[attr-defined]
             cls, model_file_name, model_data_example, predict_data_example, finetune_mode,

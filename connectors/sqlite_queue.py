@@ -128,6 +128,8 @@ class SqliteJournal:
         self._last_prune = 0.0
         self.shared = shared
         self._lock_suffix = lock_suffix
+        # Pending rows, kept up to date by this process alone when it is the only writer;
+        # a shared journal counts them from the table at each admission instead.
         self.pending_total = 0
         self.pending_by_sender: Counter[str] = Counter()
 
@@ -166,8 +168,9 @@ class SqliteJournal:
             "SELECT seq, sender_id, body, attempts FROM inbound WHERE state = 'pending' "
             "ORDER BY seq"
         ).fetchall()
-        self.pending_by_sender = Counter(row[1] for row in rows)
         self.pending_total = len(rows)
+        if not self.shared:
+            self.pending_by_sender = Counter(row[1] for row in rows)
         return [StoredMessage(*row) for row in rows]
 
     @property
@@ -187,7 +190,11 @@ class SqliteJournal:
         self._locked_retry(lambda: db.execute("BEGIN IMMEDIATE"))
         try:
             if self.shared:  # the other process finishes rows: count what is pending now
-                self._count_pending(db, {m.sender_id for m in messages})
+                pending_total, pending_by_sender = self._count_pending(
+                    db, {m.sender_id for m in messages}
+                )
+            else:
+                pending_total, pending_by_sender = self.pending_total, self.pending_by_sender
             for message in messages:
                 sender = message.sender_id
                 row = db.execute(
@@ -196,10 +203,10 @@ class SqliteJournal:
                 if row is not None and row[1] != "failed":
                     admission.duplicates.append(message)
                     continue
-                if self.pending_total + sum(added.values()) >= limits.max_pending:
+                if pending_total + sum(added.values()) >= limits.max_pending:
                     admission.refused.append((message, QUEUE_FULL))
                     continue
-                if self.pending_by_sender[sender] + added[sender] >= limits.max_pending_per_sender:
+                if pending_by_sender[sender] + added[sender] >= limits.max_pending_per_sender:
                     admission.refused.append((message, SENDER_FULL))
                     continue
                 if row is not None:  # failed before and redelivered: a fresh try, in order
@@ -216,21 +223,24 @@ class SqliteJournal:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self.pending_by_sender.update(added)
-        self.pending_total += sum(added.values())
+        self.pending_total = pending_total + sum(added.values())
+        if not self.shared:  # shared: counted from the table at each admission instead
+            self.pending_by_sender.update(added)
         if now - self._last_prune > PRUNE_EVERY_SECONDS:
             self.prune()
         return admission, seqs
 
-    def _count_pending(self, db: sqlite3.Connection, senders: set[str]) -> None:
-        self.pending_total = db.execute(
-            "SELECT COUNT(*) FROM inbound WHERE state = 'pending'"
-        ).fetchone()[0]
+    @staticmethod
+    def _count_pending(db: sqlite3.Connection, senders: set[str]) -> tuple[int, Counter[str]]:
+        """Pending rows in all and of each of ``senders``, as the table has them now."""
+        total = db.execute("SELECT COUNT(*) FROM inbound WHERE state = 'pending'").fetchone()[0]
+        by_sender: Counter[str] = Counter()
         for sender in senders:
-            self.pending_by_sender[sender] = db.execute(
+            by_sender[sender] = db.execute(
                 "SELECT COUNT(*) FROM inbound WHERE sender_id = ? AND state = 'pending'",
                 (sender,),
             ).fetchone()[0]
+        return int(total), by_sender
 
     def pending_after(self, seq: int, limit: int = 500) -> list[StoredMessage]:
         """Pending rows stored after ``seq`` (by the gateway), in arrival order."""
@@ -273,9 +283,10 @@ class SqliteJournal:
         ))
         if cursor.rowcount:
             self.pending_total -= 1
-            self.pending_by_sender[sender_id] -= 1
-            if self.pending_by_sender[sender_id] <= 0:
-                del self.pending_by_sender[sender_id]
+            if not self.shared:
+                self.pending_by_sender[sender_id] -= 1
+                if self.pending_by_sender[sender_id] <= 0:
+                    del self.pending_by_sender[sender_id]
 
     def prune(self) -> int:
         """Forget finished ids older than the de-duplication period."""

@@ -33,7 +33,7 @@ from connectors.graph_client import (
     graph_client_for,
     shared_session,
 )
-from connectors.inbound_queue import InboundQueue, build_inbound_queue
+from connectors.inbound_queue import InboundQueue, build_inbound_queue, keep_starting
 from connectors.ingress import WebhookIngress
 from connectors.masking import mask_id
 from connectors.rasa_speedups import install as install_rasa_speedups
@@ -241,7 +241,9 @@ class WhatsAppWebhook:
             await self.queue.start()
         except Exception as exc:
             logger.error("whatsapp.queue.start_failed", error=f"{type(exc).__name__}: {exc}")
-            self._starting = asyncio.ensure_future(self._keep_starting())
+            self._starting = asyncio.ensure_future(
+                keep_starting(self.queue, 1.0, wait_first=True)
+            )
 
     def _check_lock_store(self) -> None:
         """Turns run on two threads here (see connectors.lock_store): say so when Rasa's
@@ -253,18 +255,6 @@ class WhatsAppWebhook:
                 fix="endpoints.yml: lock_store: {type: "
                 "connectors.lock_store.ThreadSafeInMemoryLockStore}",
             )
-
-    async def _keep_starting(self, delay: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self.queue.start()
-            except Exception as exc:
-                delay = min(delay * 2, 30.0)
-                logger.error("whatsapp.queue.start_failed", error=f"{type(exc).__name__}: {exc}")
-            else:
-                logger.info("whatsapp.queue.start_recovered")
-                return
 
     def verify(self, request: Request) -> HTTPResponse:
         return self.ingress.verify(request)

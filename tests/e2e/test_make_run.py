@@ -50,6 +50,18 @@ def listening_addresses(port: int) -> set[str]:
     return addresses
 
 
+def stop_group(popen: subprocess.Popen) -> None:
+    """Ctrl-C to `make`'s process group, as a user would; SIGKILL if it hangs."""
+    if popen.poll() is not None:
+        return
+    os.killpg(popen.pid, signal.SIGINT)
+    try:
+        popen.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait()
+
+
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
 
 
@@ -91,13 +103,7 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
             time.sleep(1)
         yield run
     finally:
-        if popen.poll() is None:
-            os.killpg(popen.pid, signal.SIGINT)
-            try:
-                popen.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(popen.pid, signal.SIGKILL)
-                popen.wait()
+        stop_group(popen)
 
 
 def test_first_run_writes_fresh_private_secrets(make_run: MakeRun) -> None:
@@ -200,9 +206,4 @@ def test_make_shell_listens_on_loopback_only(make_run: MakeRun, tmp_path: Path) 
             addresses = listening_addresses(port)
             assert addresses and addresses <= LOOPBACK, f"{name} listens on {addresses}"
     finally:
-        os.killpg(popen.pid, signal.SIGINT)
-        try:
-            popen.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(popen.pid, signal.SIGKILL)
-            popen.wait()
+        stop_group(popen)
