@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -59,3 +62,48 @@ async def open_loop(
         tasks.append(asyncio.create_task(one(index)))
     await asyncio.gather(*tasks)
     return latencies, errors, time.perf_counter() - begin
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants
+    (Rasa's Sanic workers are children), read from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo += children.get(current, [])
+    return total
+
+
+@contextmanager
+def cpu_shares(processes: dict[str, int]) -> Iterator[dict[str, float]]:
+    """Measures each named process tree's CPU use while the block runs; after it, the
+    yielded dict maps name → cores used on average over the block's wall time, with
+    "bench client" for this process (it signs and posts the load)."""
+    before = {name: tree_cpu_seconds(pid) for name, pid in processes.items()}
+    client_before = sum(os.times()[:2])
+    started = time.monotonic()
+    shares: dict[str, float] = {}
+    yield shares
+    seconds = time.monotonic() - started
+    for name, pid in processes.items():
+        shares[name] = (tree_cpu_seconds(pid) - before[name]) / seconds
+    shares["bench client"] = (sum(os.times()[:2]) - client_before) / seconds
+
+
+def format_shares(shares: dict[str, float]) -> str:
+    ordered = sorted(shares.items(), key=lambda item: -item[1])
+    return "CPU cores used: " + ", ".join(f"{name} {cores:.2f}" for name, cores in ordered)

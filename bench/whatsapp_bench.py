@@ -37,7 +37,7 @@ from pathlib import Path
 import aiohttp
 import requests
 
-from bench.common import open_loop, percentile, summary
+from bench.common import cpu_shares, format_shares, open_loop, percentile, summary
 from tests.support.demo import FIXTURES
 from tests.support.processes import (
     APP_SECRET,
@@ -294,27 +294,33 @@ def main() -> None:
         for label, rasa_env, gateway in chosen_setups(args.queues, "4"):
             flush_redis(rasa_env)
             with (fresh_stack(statuses=True, rasa_env=rasa_env, gateway=gateway) as stack,
-                  profiling(stack, args.profile, duration)):
+                  profiling(stack, args.profile, duration),
+                  cpu_shares(stack_pids(stack)) as shares):
                 ours = asyncio.run(bench_burst(
                     stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, ",
                     senders=args.senders,
                 ))
             print(ours.line, flush=True)
+            print(f"  {format_shares(shares)}", flush=True)
         # Bare Rasa: the same model, action server and tracker store, through Rasa's
         # own REST channel (answers in the HTTP response: no webhook, queue or sends).
-        with fresh_stack(statuses=False, rest=True) as stack:
+        with (fresh_stack(statuses=False, rest=True) as stack,
+              cpu_shares(stack_pids(stack)) as shares):
             bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration, args.senders))
         print(bare.line, flush=True)
+        print(f"  {format_shares(shares)}", flush=True)
         print(f"ratio WhatsApp path / bare Rasa REST: p50 {ours.p50 / bare.p50:.2f}x, "
               f"p95 {ours.p95 / bare.p95:.2f}x", flush=True)
     elif args.which == "scale":
         rate, duration = args.rate or 80, args.duration or 60
         with scale_out_stack(args.workers) as (stack, label):
-            ours = asyncio.run(bench_burst(
-                stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, ",
-                senders=args.senders,
-            ))
+            with cpu_shares(stack_pids(stack)) as shares:
+                ours = asyncio.run(bench_burst(
+                    stack.webhook_url, stack.sandbox.url, rate, duration, f"{label}, ",
+                    senders=args.senders,
+                ))
             print(ours.line, flush=True)
+            print(f"  {format_shares(shares)}", flush=True)
             # Bare Rasa on the same workers: its REST channel, same model and stores.
             bare = asyncio.run(bench_rest_burst(stack.rasa.url, rate, duration, args.senders))
             print(bare.line, flush=True)
@@ -351,6 +357,10 @@ def scale_out_stack(workers: int) -> Iterator[tuple[Stack, str]]:
     finally:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    return {process.name: process.popen.pid for process in stack.processes}
 
 
 @contextmanager

@@ -83,7 +83,7 @@ def base_env(**extra: str) -> dict[str, str]:
 # With the ingress gateway, the processes that run turns start at this lower CPU
 # priority (as scripts/run_all.sh does), so a burst of turns never makes an
 # acknowledgement wait for a core.
-TURN_NICENESS = 10
+TURN_NICENESS = int(os.environ.get("MITRA_TURN_NICENESS", "10"))
 
 
 def spawn(
