@@ -104,6 +104,8 @@ LedgerReader = Annotated[Principal, _scoped(Scope.LEDGER_READ)]
 PartnerActor = Annotated[Principal, _scoped(Scope.PARTNER_ACT)]
 PointsAdjuster = Annotated[Principal, _scoped(Scope.POINTS_ADJUST)]
 PartnerManager = Annotated[Principal, _scoped(Scope.PARTNER_MANAGE)]
+SalesWriter = Annotated[Principal, _scoped(Scope.SALES_WRITE)]
+ClaimsReviewer = Annotated[Principal, _scoped(Scope.CLAIMS_REVIEW)]
 
 WaIdPath = Annotated[
     str,

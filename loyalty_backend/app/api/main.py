@@ -1,6 +1,17 @@
 from fastapi import APIRouter
 
-from app.api.routes import admin_partners, admin_points, partners, points, tiers
+from app.api.routes import (
+    admin_claims,
+    admin_partners,
+    admin_points,
+    catalogue,
+    claims,
+    erp,
+    ocr,
+    partners,
+    points,
+    tiers,
+)
 
 api_router = APIRouter()
 api_router.include_router(partners.router)
@@ -8,3 +19,8 @@ api_router.include_router(points.router)
 api_router.include_router(tiers.router)
 api_router.include_router(admin_points.router)
 api_router.include_router(admin_partners.router)
+api_router.include_router(catalogue.router)
+api_router.include_router(erp.router)
+api_router.include_router(ocr.router)
+api_router.include_router(claims.router)
+api_router.include_router(admin_claims.router)

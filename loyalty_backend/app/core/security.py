@@ -28,9 +28,10 @@ class Scope(StrEnum):
     PARTNER_READ = "partner:read"  # profile, tier, the program's tiers
     LEDGER_READ = "ledger:read"  # balance, history, expiring points
     PARTNER_ACT = "partner:act"  # partner-initiated operations (language; claim, redeem...)
-    SALES_WRITE = "sales:write"  # push ERP sales lines (no route yet)
+    SALES_WRITE = "sales:write"  # push ERP sales lines
     POINTS_ADJUST = "points:adjust"  # raw earn/spend: admin adjustments
     PARTNER_MANAGE = "partner:manage"  # a partner's status (active, suspended, left)
+    CLAIMS_REVIEW = "claims:review"  # list claims awaiting review, approve or reject them
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ CALLERS = (
     Caller(
         "admin",
         "ADMIN_API_KEY",
-        frozenset({Scope.POINTS_ADJUST, Scope.PARTNER_MANAGE}),
+        frozenset({Scope.POINTS_ADJUST, Scope.PARTNER_MANAGE, Scope.CLAIMS_REVIEW}),
     ),
 )
 

@@ -125,7 +125,7 @@ def test_the_scope_table() -> None:
     assert table == {
         "service": {"partner:read", "ledger:read", "partner:act"},
         "erp": {"partner:read", "ledger:read", "sales:write"},
-        "admin": {"points:adjust", "partner:manage"},
+        "admin": {"points:adjust", "partner:manage", "claims:review"},
     }
     # The bot never mints or adjusts points.
     assert not any("points" in scope for scope in table["service"])

@@ -1,0 +1,5 @@
+"""Claim review for admins (admin key)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["admin-claims"])
