@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup env uv db train validate run shell test test-backend test-python test-bot \
+.PHONY: help setup env uv tesseract db train validate run shell test test-backend test-python test-bot \
         report lint bench clean
 
 help: ## list the targets
@@ -30,7 +30,20 @@ help: ## list the targets
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
-setup: uv ## create both Python environments (root: Rasa 3.6 on 3.10; loyalty_backend: 3.11)
+# Invoice OCR: Debian's tesseract-ocr with the Indonesian model, installed when missing
+# and apt-get can run (root or passwordless sudo); otherwise say what to install.
+tesseract:
+	@if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx ind; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-ind >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-ind >/dev/null; }; \
+	elif sudo -n true 2>/dev/null; then \
+	  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-ind >/dev/null; \
+	else \
+	  echo "Invoice OCR needs Tesseract with Indonesian: sudo apt-get install tesseract-ocr tesseract-ocr-ind"; \
+	fi
+
+setup: uv tesseract ## create both Python environments (root: Rasa 3.6 on 3.10; loyalty_backend: 3.11)
 	$(UV) sync --frozen --python $(PY310)
 	cd loyalty_backend && $(UV) sync --frozen --python $(PY311)
 	@mkdir -p var
@@ -48,6 +61,7 @@ train: setup ## train the model when bot data or config changed (make train FORC
 validate: setup ## check domain, stories, rules and NLU data (and that every response is bilingual)
 	$(RASA) data validate $(RASA_ARGS) --data bot/data --config config.yml --fail-on-warnings
 	.venv/bin/python scripts/check_bot.py
+	cd loyalty_backend && .venv/bin/python -m app.commands.load_content --check
 
 run: db train ## set everything up and start backend, actions, Rasa and the WhatsApp sandbox
 	$(WITH_ENV) -- scripts/run_all.sh

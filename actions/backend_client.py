@@ -2,8 +2,10 @@
 
 A pooled ``requests.Session`` with short timeouts and the service token. Errors are
 mapped to exceptions the actions understand: :class:`PartnerNotFound` (the sender is not
-a partner), :class:`PartnerInactive` (suspended or left the program) and
-:class:`BackendUnavailable` (down, slow, 5xx or unexpected reply).
+a partner), :class:`PartnerInactive` (suspended or left the program),
+:class:`BackendConflict` (409: a duplicate claim, with its code),
+:class:`BackendRefused` (413/415/422: the request itself cannot be taken, with the
+backend's reason) and :class:`BackendUnavailable` (down, slow, 5xx or unexpected reply).
 
 The client is synchronous; actions call it through :mod:`actions.offload`.
 """
@@ -26,6 +28,10 @@ from mitra_config.secrets import require_secret
 logger = structlog.get_logger(__name__)
 
 DEFAULT_TIMEOUT = (2.0, 5.0)  # (connect, read) seconds
+# Reading an invoice photo takes seconds (the OCR target is p95 <= 3 s): a longer read.
+DEFAULT_OCR_READ_TIMEOUT = 30.0
+# The catalogue changes rarely; product names for OCR lines come from this cache.
+CATALOGUE_TTL_SECONDS = 300.0
 
 
 class BackendError(Exception):
@@ -48,6 +54,29 @@ class BackendUnavailable(BackendError):
     """The backend is down, too slow, or answered with an error we cannot act on."""
 
 
+class BackendConflict(BackendError):
+    """409: the backend refused the request as a duplicate (``code`` says which kind)."""
+
+    def __init__(self, detail: str, code: str | None = None, claim_no: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code  # "duplicate_invoice" | "duplicate_photo" for claims
+        self.claim_no = claim_no
+
+
+class BackendRefused(BackendError):
+    """413/415/422: the request cannot be taken as sent (``detail`` is the backend's reason)."""
+
+    def __init__(self, status: int, detail: str, code: str | None = None):
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.code = code
+
+
+# 4xx answers about the request itself (not the partner, not the backend's health).
+REFUSED_STATUSES = frozenset({413, 415, 422})
+
 # The backend's 403 details for partners who may not use the program (docs/contracts.md).
 INACTIVE_DETAILS = {"partner suspended": "suspended", "partner has left": "left"}
 
@@ -60,9 +89,12 @@ class BackendClient:
         base_url: str,
         service_token: str,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        ocr_read_timeout: float = DEFAULT_OCR_READ_TIMEOUT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.ocr_timeout = (timeout[0], max(timeout[1], ocr_read_timeout))
+        self._catalogue: tuple[float, dict[str, dict[str, Any]]] | None = None
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=WORKER_THREADS, max_retries=0)
         self.session.mount("http://", adapter)
@@ -81,17 +113,23 @@ class BackendClient:
                 float(os.environ.get("BACKEND_CONNECT_TIMEOUT", DEFAULT_TIMEOUT[0])),
                 float(os.environ.get("BACKEND_READ_TIMEOUT", DEFAULT_TIMEOUT[1])),
             ),
+            ocr_read_timeout=float(
+                os.environ.get("BACKEND_OCR_READ_TIMEOUT", DEFAULT_OCR_READ_TIMEOUT)
+            ),
         )
 
     def _partner_path(self, wa_id: str, suffix: str = "") -> str:
         return f"/api/v1/partners/by-wa/{quote(wa_id, safe='')}{suffix}"
 
-    def _request(self, method: str, path: str, wa_id: str, **kwargs: Any) -> Any:
-        logged_path = path.replace(quote(wa_id, safe=""), mask_id(wa_id))
+    def _request(
+        self, method: str, path: str, wa_id: str, timeout: tuple[float, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        logged_path = path.replace(quote(wa_id, safe=""), mask_id(wa_id)) if wa_id else path
         started = time.perf_counter()
         try:
             response = self.session.request(
-                method, self.base_url + path, timeout=self.timeout, **kwargs
+                method, self.base_url + path, timeout=timeout or self.timeout, **kwargs
             )
         except requests.RequestException as exc:
             logger.error(
@@ -105,11 +143,24 @@ class BackendClient:
             raise PartnerNotFound(wa_id)
         if response.status_code == 403 and detail in INACTIVE_DETAILS:
             raise PartnerInactive(INACTIVE_DETAILS[detail])
+        if response.status_code == 409 and detail is not None:
+            body = _json_object(response)
+            logger.info("backend.conflict", method=method, path=logged_path,
+                        code=body.get("code"))
+            raise BackendConflict(detail, _opt_str(body.get("code")),
+                                  _opt_str(body.get("claim_no")))
+        if response.status_code in REFUSED_STATUSES:
+            body = _json_object(response)
+            reason = detail or _validation_summary(body.get("detail"))
+            logger.warning("backend.refused", method=method, path=logged_path,
+                           status=response.status_code, detail=reason[:200])
+            raise BackendRefused(response.status_code, reason, _opt_str(body.get("code")))
         if response.status_code >= 400:
+            body_text = response.text[:300]
             logger.error(
                 "backend.error", method=method, path=logged_path,
                 status=response.status_code, ms=elapsed_ms,
-                body=response.text[:300].replace(wa_id, mask_id(wa_id)),
+                body=body_text.replace(wa_id, mask_id(wa_id)) if wa_id else body_text,
             )
             raise BackendUnavailable(f"HTTP {response.status_code}")
         try:
@@ -145,6 +196,82 @@ class BackendClient:
         return self._request(
             "PUT", self._partner_path(wa_id, "/language"), wa_id, json={"language": language}
         )
+
+
+    # --- claims (issue 17) -------------------------------------------------------
+
+    def ocr_invoice(self, wa_id: str, data: bytes, mime: str) -> dict[str, Any]:
+        """Read an invoice photo/PDF: ``{"image_id", "invoice_no", "invoice_date", "lines"…}``.
+
+        The backend stores the image and returns its id for the claim. 413/415/422
+        (too big, not a supported type, unreadable) → :class:`BackendRefused`.
+        """
+        return self._request(
+            "POST", "/api/v1/ocr/invoice", wa_id, timeout=self.ocr_timeout,
+            files={"file": (_filename(mime), data, mime)},
+        )
+
+    def upload_claim_image(self, wa_id: str, data: bytes, mime: str) -> dict[str, Any]:
+        """Store a display/activity photo (no OCR): ``{"image_id"}``."""
+        return self._request(
+            "POST", "/api/v1/claim-images", wa_id, timeout=self.ocr_timeout,
+            files={"file": (_filename(mime), data, mime)},
+        )
+
+    def match_products(self, q: str) -> dict[str, Any]:
+        """Catalogue products for a name as partners write it: ``{"items", "ambiguous"}``."""
+        return self._request("GET", "/api/v1/catalogue/match", "", params={"q": q})
+
+    def list_products(self) -> dict[str, dict[str, Any]]:
+        """The catalogue by SKU (``name``, ``unit``, …), cached for a few minutes."""
+        now = time.monotonic()
+        if self._catalogue and now - self._catalogue[0] < CATALOGUE_TTL_SECONDS:
+            return self._catalogue[1]
+        items = self._request("GET", "/api/v1/catalogue/products", "")["items"]
+        products = {item["sku"]: item for item in items}
+        self._catalogue = (now, products)
+        return products
+
+    def submit_claim(self, wa_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a claim (201, or 200 for a replayed idempotency key).
+
+        409 duplicate → :class:`BackendConflict` (``code``: duplicate_invoice or
+        duplicate_photo); 422 invalid → :class:`BackendRefused`.
+        """
+        return self._request("POST", self._partner_path(wa_id, "/claims"), wa_id, json=body)
+
+    def list_claims(self, wa_id: str, limit: int = 5) -> dict[str, Any]:
+        """The partner's own claims, newest first: ``{"items": [claim, ...]}``."""
+        return self._request(
+            "GET", self._partner_path(wa_id, "/claims"), wa_id, params={"limit": limit}
+        )
+
+
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+
+
+def _filename(mime: str) -> str:
+    return "upload." + _EXTENSIONS.get(mime.split(";")[0].strip().lower(), "bin")
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _validation_summary(detail: Any) -> str:
+    """FastAPI's 422 ``detail`` list → one short line (``msg`` of each item)."""
+    if isinstance(detail, list):
+        messages = [str(item.get("msg")) for item in detail if isinstance(item, dict)]
+        return "; ".join(m for m in messages if m) or "invalid request"
+    return "invalid request"
 
 
 def _detail(response: requests.Response) -> str | None:

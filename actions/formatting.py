@@ -81,3 +81,30 @@ def month_start_wib(now: datetime | None = None) -> date:
     """First day of the current month in WIB."""
     current = (now or datetime.now(timezone.utc)).astimezone(WIB)
     return current.date().replace(day=1)
+
+
+# Claim statuses and kinds (docs/contracts.md, claim object) → what a partner reads.
+CLAIM_STATUS_LABELS = {
+    "approved": {"id": "✅ Disetujui", "en": "✅ Approved"},
+    "pending_review": {"id": "🕐 Sedang ditinjau", "en": "🕐 Under review"},
+    "rejected": {"id": "❌ Ditolak", "en": "❌ Rejected"},
+}
+CLAIM_KIND_LABELS = {
+    "sales": {"id": "Penjualan", "en": "Sales"},
+    "display": {"id": "Foto display", "en": "Display photo"},
+}
+
+
+def claim_status_label(status: str, language: str) -> str:
+    return CLAIM_STATUS_LABELS.get(status, {}).get(language) or status.replace("_", " ")
+
+
+def claim_kind_label(kind: str, language: str) -> str:
+    return CLAIM_KIND_LABELS.get(kind, {}).get(language) or kind
+
+
+def localised(text: object, language: str) -> str:
+    """A backend text given in both languages (``{"id": …, "en": …}``) in ``language``."""
+    if isinstance(text, dict):
+        return str(text.get(language) or text.get(DEFAULT_LANGUAGE) or "")
+    return str(text or "")

@@ -10,7 +10,8 @@ The mapping to Rasa follows docs/contracts.md ("Connector ⇄ Rasa"):
   type an intent command;
 - reply buttons, list rows and template quick-reply buttons pass their id/payload
   (the bot's own ``/intent`` payloads) as the message text;
-- image/document become ``/share_media{...}``, location ``/share_location{...}``;
+- image/document become ``/share_media{...}`` (with the ``caption`` when there is one,
+  so a claim can tell an invoice from a display photo), location ``/share_location{...}``;
 - every other kind becomes ``/unsupported_message{"message_type": ...}`` so the bot
   answers politely in the partner's language.
 """
@@ -44,6 +45,9 @@ LIST_REPLY = "list_reply"
 
 MEDIA_TYPES = (IMAGE, DOCUMENT, AUDIO, VIDEO, STICKER)
 SHARED_MEDIA_TYPES = (IMAGE, DOCUMENT)  # handed to the bot (claims need photos/invoices)
+
+# WhatsApp's own limit for a media caption; longer ones are cut before they reach Rasa.
+MAX_CAPTION_CHARS = 1024
 
 # Sent to Rasa when free text has nothing left after removing slashes.
 EMPTY_TEXT_PLACEHOLDER = "?"
@@ -430,6 +434,9 @@ def to_rasa_text(message: InboundMessage) -> str:
         return sanitize_free_text(message.text)
     if message.type in SHARED_MEDIA_TYPES and message.media and message.media.id:
         entities = {"media_id": message.media.id, "media_type": message.type}
+        caption = (message.media.caption or "").strip()
+        if caption:
+            entities["caption"] = caption[:MAX_CAPTION_CHARS]
         return "/share_media" + json.dumps(entities, ensure_ascii=False)
     if message.type == LOCATION and message.location:
         entities = {

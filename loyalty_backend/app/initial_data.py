@@ -22,19 +22,22 @@ import random
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.commands import import_erp_sales, load_content
 from app.core.clock import utcnow, wib_date, wib_start_of_day
 from app.core.config import settings
 from app.core.db import get_engine, get_session_factory, write_transaction
 from app.core.logging import configure_logging
 from app.core.migrations import downgrade_base, upgrade_head
 from app.demo_fixtures import ANDI, BUDI, FIXTURES, JOKO, RINA, SARAH
-from app.models import ConsentRecord, Partner, PointsAccount, PointsLot
+from app.models import Claim, ClaimLine, ConsentRecord, Partner, PointsAccount, PointsLot
+from app.models.claim import ClaimKind, ClaimStatus
 from app.models.enums import Language, PartnerRole
-from app.services import ledger, partners, tiers
+from app.services import claims, earn_rules, erp, ledger, partners, tiers
 from app.services.ledger import KeyNamespace
 
 log = logging.getLogger("app.initial_data")
@@ -145,14 +148,16 @@ def _welcome(days_ago: float) -> Event:
     )
 
 
-def _claim(days_ago: float, points: int, invoice: str) -> Event:
+def _claim(days_ago: float, points: int, invoice: str, claim_no: str | None = None) -> Event:
+    # Older history has no claim rows: the reference is the invoice. A seeded claim row
+    # (seed_claims) is referenced by its claim number, as the claims service does.
     return Event(
         days_ago,
         "earn",
         "claim",
         points,
         reference_type="claim",
-        reference_id=invoice,
+        reference_id=claim_no or invoice,
         description=f"Sales claim {invoice}",
     )
 
@@ -227,7 +232,7 @@ def _fixture_specs() -> list[PartnerSpec]:
         _claim(250, 2000, "INV-SJ-2417"),
         _quiz(150, 250, QUIZZES[0]),
         _claim(90, 2500, "INV-SJ-2502"),
-        _claim(40, 1500, "INV-SJ-2560"),
+        _claim(40, 1500, "INV-SJ-2560", claim_no=BUDI_APPROVED_CLAIM.claim_no),
         # 600 left of INV-SJ-2301 expire 25 days ago
         _campaign(10, 250, "NEW-SKU-LAUNCH", 180),
     ]
@@ -420,6 +425,8 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
     base = wib_start_of_day(wib_date(now))
     with write_transaction(session):
         tiers.ensure_default_tiers(session)
+        # Reference data like the tiers: upserted on every run (idempotent).
+        load_content.load_content(session)
         if session.scalar(select(Partner.id).where(Partner.wa_id == BUDI.wa_id)) is not None:
             return SeedSummary(created=False, partners=0, ledger_entries=0)
         rng = random.Random(RANDOM_SEED)
@@ -455,6 +462,8 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
                     )
                 )
             entries += _apply_events(session, partner, spec, base, now)
+        seed_catalogue_and_erp(session, by_wa, now)
+        seed_claims(session, by_wa, base)
     log.info("demo data seeded", extra={"partners": len(specs), "ledger_entries": entries})
     return SeedSummary(created=True, partners=len(specs), ledger_entries=entries)
 
@@ -517,6 +526,141 @@ def _expire_until(session: Session, partner_id: int, until: datetime) -> int:
         )
 
 
+# --- catalogue, customer codes and ERP sales lines ---------------------------------------
+# (claims: issue 17). The products and earn rules come from content/*.yml; the ERP lines
+# from content/demo_erp_sales.csv, through the same import as any CSV, so the seed
+# exercises the real path. Its dates are ISO dates or "today-N" (N WIB days before the
+# seed's date), so the demo invoices stay recent; the sample invoice the sandbox's web
+# phone sends (INV/DN/2611/00123, 26 Nov 2026) is a fixed date, like the photo.
+
+DEMO_ERP_SALES = load_content.CONTENT_DIR / "demo_erp_sales.csv"
+# ERP customer codes ("Kode Plg" on invoices) of the five fixtures (DESIGN.md).
+FIXTURE_CUSTOMER_CODES = {
+    BUDI.wa_id: "CUST-0001",
+    SARAH.wa_id: "CUST-0002",
+    ANDI.wa_id: "CUST-0003",
+    RINA.wa_id: "CUST-0004",
+    JOKO.wa_id: "CUST-0005",
+}
+# Everyone else: CUST-1001, CUST-1002, ... in WhatsApp-id order.
+GENERATED_CUSTOMER_CODE_START = 1001
+
+
+def seed_catalogue_and_erp(
+    session: Session, by_wa: dict[str, Partner], now: datetime, sales_csv: Path = DEMO_ERP_SALES
+) -> int:
+    """Customer codes for every demo partner, and the demo ERP lines; returns lines added.
+
+    Runs inside the seed's transaction (after the partners exist, before any claim).
+    """
+    serial = GENERATED_CUSTOMER_CODE_START
+    for wa_id in sorted(by_wa):
+        code = FIXTURE_CUSTOMER_CODES.get(wa_id)
+        if code is None:
+            code, serial = f"CUST-{serial}", serial + 1
+        by_wa[wa_id].erp_customer_code = code
+    session.flush()
+    today = wib_date(now)
+    rows = []
+    for row in import_erp_sales.read_rows(sales_csv):
+        values = dict(row.values)
+        day = values["invoice_date"]
+        if day.startswith("today-"):
+            values["invoice_date"] = (today - timedelta(days=int(day[6:]))).isoformat()
+        rows.append(values)
+    # Nothing waits for these lines yet: no re-judging (the claims are seeded after).
+    result = erp.ingest(session, rows, source="seed", now=now, rejudge=False)
+    if result.rejected:
+        raise ValueError(f"{sales_csv}: rejected demo ERP lines: {result.rejected}")
+    return result.accepted
+
+
+# --- claims (issue 17) --------------------------------------------------------------------
+# Budi has one approved claim and one waiting for the distributor's data. The approved
+# one is the ledger's "Sales claim INV-SJ-2560" (1,500 points, 40 days ago, credited by
+# Budi's history above under the claim's number); its rules are what the earn rules give
+# for it at that time (24 krt x 50 = 1,200, Gold x1.25 = +300), checked here. The pending
+# one's invoice is not in content/demo_erp_sales.csv, so it stays pending.
+
+
+@dataclass(frozen=True)
+class SeedClaim:
+    claim_no: str  # the number it gets in a fresh database (claims are numbered by row id)
+    invoice_no: str
+    invoice_days_ago: int  # WIB days before the seed's date
+    submitted_days_ago: float  # before the start of the seed's WIB day
+    lines: tuple[tuple[str, int], ...]
+    points: int  # what the ledger history credited for it (0: not approved)
+
+
+BUDI_APPROVED_CLAIM = SeedClaim(
+    "KLM-000001", "INV-SJ-2560", 41, 40, (("KSGA-24", 24),), points=1500
+)
+BUDI_PENDING_CLAIM = SeedClaim(
+    "KLM-000002", "INV/SJ/2611/00131", 1, 0.5, (("KSGA-24", 6), ("KHT-24", 4)), points=0
+)
+
+
+def seed_claims(session: Session, by_wa: dict[str, Partner], base: datetime) -> None:
+    """Budi's approved and pending claims (inside the seed's transaction, after the ERP
+    lines). Raises ValueError if they would not match the ledger history above."""
+    budi = by_wa[BUDI.wa_id]
+    for spec in (BUDI_APPROVED_CLAIM, BUDI_PENDING_CLAIM):
+        submitted_at = base - timedelta(days=spec.submitted_days_ago)
+        normalised = erp.normalise_invoice_no(spec.invoice_no)
+        claim = Claim(
+            partner_id=budi.id,
+            kind=ClaimKind.SALES.value,
+            status=ClaimStatus.SUBMITTED.value,
+            invoice_no=spec.invoice_no,
+            invoice_no_normalised=normalised,
+            invoice_date=wib_date(base) - timedelta(days=spec.invoice_days_ago),
+            points=0,
+            rules=[],
+            reasons=[],
+            signals=[],
+            idempotency_key=f"{KeyNamespace.SEED.value}{spec.claim_no}",
+            created_at=submitted_at,
+        )
+        session.add(claim)
+        session.flush()
+        claim.claim_no = claims.claim_no_for(claim.id)
+        if claim.claim_no != spec.claim_no:
+            raise ValueError(f"seed claims need an empty claim table ({claim.claim_no})")
+        for sku, quantity in spec.lines:
+            session.add(ClaimLine(claim=claim, sku=sku, quantity=quantity))
+        session.flush()
+        if not spec.points:
+            claims.judge(session, claim.id, now=submitted_at)  # no ERP lines: pending
+            continue
+        # Approved when it was sent; the ledger history already holds its points.
+        judged_at = submitted_at + timedelta(hours=1)
+        award = earn_rules.award_for_claim(
+            session,
+            partner=budi,
+            claim_lines=list(spec.lines),
+            invoice_date=claim.invoice_date,
+            now=judged_at,
+        )
+        if award.points != spec.points:
+            raise ValueError(f"{spec.claim_no}: the rules give {award.points}, not {spec.points}")
+        checks = claims.line_checks(
+            list(spec.lines),
+            erp.sales_lines_for_invoice(session, normalised),
+            budi.erp_customer_code,
+        )
+        for line, check in zip(claim.lines, checks, strict=True):
+            line.erp_quantity, line.match_status = check.erp_quantity, check.match.value
+        claim.status = ClaimStatus.APPROVED.value
+        claim.points = award.points
+        claim.rules = [
+            {"rule": r.rule_code, "points": r.points, "description": dict(r.description)}
+            for r in award.lines
+        ]
+        claim.judged_at = judged_at
+        claim.decided_by = "auto"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reset", action="store_true", help="drop all data and reseed")
@@ -549,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_demo:
             with write_transaction(session):
                 tiers.ensure_default_tiers(session)
+                load_content.load_content(session)
             return 0
         summary = seed_demo(session)
     if summary.created:

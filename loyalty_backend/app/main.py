@@ -2,18 +2,32 @@
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.api import errors
+from app.api.deps import get_db
 from app.api.main import api_router
 from app.api.routes import health
 from app.core.config import settings
 from app.core.logging import configure_logging, mask_path
+from app.jobs import rejudge_claims
 
 configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 log = logging.getLogger("app.request")
+
+
+@asynccontextmanager
+async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+    # Claims stored but never judged (the process died in between) are judged now; the
+    # session comes from the same place requests get theirs.
+    provider = application.dependency_overrides.get(get_db, get_db)
+    await run_in_threadpool(rejudge_claims.run_at_startup, provider)
+    yield
+
 
 app = FastAPI(
     title=settings.PROJECT_NAME,
@@ -25,6 +39,7 @@ app = FastAPI(
         "scope: 403. Datetimes are UTC with offset; calendar dates are WIB (Asia/Jakarta)."
     ),
     version="0.1.0",
+    lifespan=lifespan,
 )
 errors.install(app)
 app.include_router(health.router)

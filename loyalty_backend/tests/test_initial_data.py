@@ -2,7 +2,7 @@ import os
 import secrets
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import app.initial_data as initial_data
-from app.core.clock import WIB, utcnow
+from app.core.clock import WIB, utcnow, wib_date
 from app.core.config import CREDENTIAL_VARS, Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.migrations import upgrade_head
@@ -246,3 +246,35 @@ def test_seed_does_not_depend_on_the_time_of_day(session: Session, tmp_path: Pat
             worlds.append((_snapshot(other), history))
         engine.dispose()
     assert worlds[0][1] and worlds[0] == worlds[1]
+
+
+# --- catalogue, customer codes and ERP lines (claims) ------------------------------------
+
+
+def test_seed_has_the_catalogue_customer_codes_and_erp_lines(
+    session: Session, seeded: datetime
+) -> None:
+    from app.initial_data import FIXTURE_CUSTOMER_CODES
+    from app.services import catalogue, erp
+
+    assert len(catalogue.list_products(session)) == 8
+    codes = dict(session.execute(select(Partner.wa_id, Partner.erp_customer_code)).all())
+    assert {wa: codes[wa] for wa in FIXTURE_CUSTOMER_CODES} == {
+        "6281200000001": "CUST-0001",
+        "6281200000002": "CUST-0002",
+        "6281200000003": "CUST-0003",
+        "6281200000004": "CUST-0004",
+        "6281200000005": "CUST-0005",
+    }
+    assert all(codes.values()) and len(set(codes.values())) == len(codes)
+
+    # The sandbox's sample invoice photo shows exactly this invoice.
+    sample = erp.sales_lines_for_invoice(session, "INV/DN/2611/00123")
+    assert [(x.sku, x.quantity, x.invoice_date, x.customer_code, x.seller) for x in sample] == [
+        ("KSGA-24", 10, date(2026, 11, 26), "CUST-0001", "PT Distribusi Nusantara"),
+        ("TML-48", 5, date(2026, 11, 26), "CUST-0001", "PT Distribusi Nusantara"),
+    ]
+    # Other recent invoices of Budi, dated from the seed's day.
+    recent = erp.sales_lines_for_invoice(session, "INV/SJ/2611/00117")
+    assert {x.sku for x in recent} == {"KHT-24", "K3S-50"}
+    assert recent[0].invoice_date == wib_date(seeded) - timedelta(days=2)

@@ -35,8 +35,10 @@ def _migrate(db: TestDB, revision: str, *, down: bool = False) -> None:
 
 
 def test_0002_moves_expiry_to_the_end_of_the_wib_day(db: TestDB, session: Session) -> None:
-    _migrate(db, "0001", down=True)
+    # Rows are written at head (the ORM knows today's columns, e.g. partner.erp_customer_code),
+    # then the schema goes back to 0001 and the lots get the old rule's expiry.
     partner = new_partner(session)
+    written = []
     # Written by the old rule: expires at the earn time of day (15:00 WIB), 365 days on.
     rows = [
         (datetime(2024, 3, 1, 15, 0, 0, 123456, tzinfo=WIB), 365),
@@ -56,10 +58,14 @@ def test_0002_moves_expiry_to_the_end_of_the_wib_day(db: TestDB, session: Sessio
             now=earned,
             expires_in_days=days,
         ).entry
+        written.append((entry.id, earned + timedelta(days=days)))
+    session.commit()
+    _migrate(db, "0001", down=True)
+    for entry_id, old_expiry in written:
         session.execute(
             update(PointsLot)
-            .where(PointsLot.ledger_entry_id == entry.id)
-            .values(expires_at=earned + timedelta(days=days))
+            .where(PointsLot.ledger_entry_id == entry_id)
+            .values(expires_at=old_expiry)
         )
     session.commit()
 

@@ -10,6 +10,7 @@ import requests
 from rasa_sdk import Tracker
 
 from actions import backend_client
+from actions.claims import ActionClaimStatus
 from actions.points import (
     ActionCheckBalance,
     ActionExpiringPoints,
@@ -23,6 +24,7 @@ from tests.support.processes import SERVICE_TOKEN, Process, start_backend
 # Every action built on PartnerAction (same error handling).
 PARTNER_ACTIONS = [
     ActionCheckBalance, ActionTierStatus, ActionPointsHistory, ActionExpiringPoints, ActionGreet,
+    ActionClaimStatus,
 ]
 
 

@@ -18,6 +18,11 @@ class Seen:
     method: str
     path: str
     authorization: str | None
+    body: bytes = b""
+    content_type: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
 
 
 Answer = tuple[int, Any]
@@ -59,19 +64,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        seen = Seen(self.command, self.path, self.headers.get("Authorization"))
+        data = self.rfile.read(length) if length else b""
+        seen = Seen(self.command, self.path, self.headers.get("Authorization"), data,
+                    self.headers.get("Content-Type"))
         self.server.seen.append(seen)
         status, body = self.server.respond(seen)
-        payload = json.dumps(body).encode()
+        raw = isinstance(body, bytes)  # media bytes (the fake Graph API's download)
+        payload = body if raw else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "image/jpeg" if raw else "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_PUT = do_POST = _answer
+    do_GET = do_PUT = do_POST = do_DELETE = _answer
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass

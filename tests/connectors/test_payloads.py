@@ -43,13 +43,15 @@ MESSAGE_CASES: list[tuple[str, str, str, str]] = [
         "image",
         BUDI,
         "image",
-        '/share_media{"media_id": "1234567890123456", "media_type": "image"}',
+        '/share_media{"media_id": "1234567890123456", "media_type": "image", '
+        '"caption": "Invoice INV-2024-0012"}',
     ),
     (
         "document",
         BUDI,
         "document",
-        '/share_media{"media_id": "2234567890123456", "media_type": "document"}',
+        '/share_media{"media_id": "2234567890123456", "media_type": "document", '
+        '"caption": "Faktur November"}',
     ),
     (
         "location",
@@ -155,6 +157,31 @@ def test_image_media_and_caption_reach_metadata() -> None:
     assert media["caption"] == "Invoice INV-2024-0012"
     assert media["mime_type"] == "image/jpeg"
     assert media["id"] == "1234567890123456"
+
+
+@pytest.mark.parametrize(
+    ("caption", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("   ", None),
+        ("foto rak \"display\" {toko}\nbaris 2", 'foto rak "display" {toko}\nbaris 2'),
+        ("x" * 2000, "x" * 1024),
+    ],
+)
+def test_share_media_carries_the_caption_safely(caption, expected) -> None:
+    """A caption becomes the ``caption`` entity, JSON-quoted (never breaks the command)."""
+    body = load_fixture("image")
+    image = body["entry"][0]["changes"][0]["value"]["messages"][0]["image"]
+    image.pop("caption", None)
+    if caption is not None:
+        image["caption"] = caption
+    [message] = parse_webhook(body)
+    text = to_rasa_text(message)
+    assert text.startswith("/share_media{") and "\n" not in text
+    entities = json.loads(text[len("/share_media"):])
+    assert entities.get("caption") == expected
+    assert entities["media_id"] == "1234567890123456"
 
 
 def test_document_filename() -> None:

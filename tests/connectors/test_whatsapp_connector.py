@@ -170,7 +170,10 @@ async def test_turn_metadata_and_text_reach_rasa(http: aiohttp.ClientSession) ->
     image, text = recorder.turns
     assert image.input_channel == "whatsapp"
     assert image.sender_id == "6281200000001"
-    assert image.text == '/share_media{"media_id": "1234567890123456", "media_type": "image"}'
+    assert image.text == (
+        '/share_media{"media_id": "1234567890123456", "media_type": "image", '
+        '"caption": "Invoice INV-2024-0012"}'
+    )
     meta = image.metadata["whatsapp"]
     assert meta["profile_name"] == "Budi Santoso"
     assert meta["media"]["caption"] == "Invoice INV-2024-0012"

@@ -39,6 +39,10 @@ def test_chat_and_tap_a_list_row_in_the_web_phone(stack: Stack, page: Page):
     page.goto(stack.sandbox.url)
     expect(page.locator("#partner option").first).to_contain_text("Budi")
 
+    # The sample-invoice button (sends sandbox/static/sample-invoice.jpg as a photo).
+    expect(page.get_by_test_id("send-sample-invoice")).to_be_visible()
+    assert page.request.get(f"{stack.sandbox.url}/static/sample-invoice.jpg").ok
+
     page.fill("#customId", USER_ID_PARTNER)
     page.click("#useCustom")
     send(page, "cek poin dong")

@@ -58,10 +58,14 @@ def test_reply_button_tap_works(stack: Stack):
     assert "*0 poin*" in message_text(reply)
 
 
-def test_image_is_acknowledged(stack: Stack):
+def test_a_photo_without_an_invoice_offers_a_display_claim(stack: Stack):
+    # The sandbox generates a photo of colour blocks: the action server downloads it
+    # from the sandbox's Graph API, the backend's OCR finds no invoice on it.
     inbound(stack.sandbox, **{"from": JOKO, "image": {"caption": "faktur INV-001"}})
     reply = wait_for_messages(stack.sandbox, JOKO, 1)[0]
-    assert "Foto/berkas sudah kami terima" in message_text(reply)
+    assert "foto display/toko" in message_text(reply)
+    buttons = reply["interactive"]["action"]["buttons"]
+    assert any(b["reply"]["id"] == "/claim_display" for b in buttons)
 
 
 def test_voice_note_gets_a_polite_answer_and_stranger_learns_how_to_join(stack: Stack):

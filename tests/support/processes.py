@@ -286,12 +286,16 @@ def start_stack(
         backend = started_with(
             started, start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}", nice=nice)
         )
-        actions = started_with(started, start_action_server(log_dir, backend.url, nice=nice))
         rasa_port, gateway_port = free_port(), free_port()
         receiver = gateway_port if gateway else rasa_port
         sandbox = started_with(
             started, start_sandbox(log_dir, f"http://127.0.0.1:{receiver}{WEBHOOK_PATH}")
         )
+        # The action server downloads partners' photos from the (sandbox's) Graph API.
+        actions = started_with(started, start_action_server(
+            log_dir, backend.url, nice=nice,
+            extra_env={"WHATSAPP_API_BASE_URL": sandbox.url},
+        ))
         rasa_env = dict(rasa_env or {})
         gateway_process = None
         if gateway:

@@ -6,14 +6,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.services.errors import (
+    ClaimAlreadyDecided,
+    ClaimImageNotFound,
+    ClaimNotFound,
     DomainError,
+    DuplicateClaim,
     IdempotencyConflict,
+    ImageTooLarge,
     InsufficientPoints,
+    InvalidClaim,
     PartnerLeft,
     PartnerNotFound,
     PartnerSuspended,
     ReservedIdempotencyKey,
     TiersNotConfigured,
+    UnreadableImage,
+    UnsupportedImageType,
 )
 
 log = logging.getLogger("app.api")
@@ -26,6 +34,14 @@ _STATUS: dict[type[DomainError], int] = {
     InsufficientPoints: 409,
     IdempotencyConflict: 409,
     TiersNotConfigured: 503,
+    ClaimNotFound: 404,
+    ClaimImageNotFound: 404,
+    InvalidClaim: 422,
+    DuplicateClaim: 409,
+    ClaimAlreadyDecided: 409,
+    ImageTooLarge: 413,
+    UnsupportedImageType: 415,
+    UnreadableImage: 422,
 }
 
 
@@ -35,4 +51,6 @@ def install(app: FastAPI) -> None:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
         if status == 500:
             log.error("domain error", extra={"error": type(exc).__name__, "detail": exc.detail})
-        return JSONResponse(status_code=status, content={"detail": exc.detail})
+        # Some errors say more than ``detail`` (DuplicateClaim: its code and claim_no).
+        extra = getattr(exc, "fields", {})
+        return JSONResponse(status_code=status, content={"detail": exc.detail, **extra})

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     # "Expiring soon" on the balance endpoint.
     EXPIRING_SOON_DAYS: int = 30
 
+    # Claims (app/services/fraud.py): more claims than this by one partner within an hour
+    # (a day) go to review; so does a line above the hard limit, or above FACTOR times
+    # the partner's median for that SKU (with at least 3 earlier approved lines).
+    CLAIM_VELOCITY_PER_HOUR: int = 10
+    CLAIM_VELOCITY_PER_DAY: int = 30
+    CLAIM_QUANTITY_REVIEW_LIMIT: int = 2000
+    CLAIM_QUANTITY_HISTORY_FACTOR: int = 5
+
     LOG_LEVEL: str = "INFO"
     # "json" (one JSON object per line) or "kv" (key=value).
     LOG_FORMAT: str = "json"

@@ -2,7 +2,10 @@
 
 from app.models.audit import AuditLog
 from app.models.base import Base
+from app.models.catalogue import EarnRule, Product, ProductSynonym
+from app.models.claim import Claim, ClaimImage, ClaimLine
 from app.models.consent import ConsentRecord
+from app.models.erp import ERPSalesLine
 from app.models.partner import Partner
 from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
 from app.models.tier import Tier
@@ -10,11 +13,18 @@ from app.models.tier import Tier
 __all__ = [
     "AuditLog",
     "Base",
+    "Claim",
+    "ClaimImage",
+    "ClaimLine",
     "ConsentRecord",
+    "ERPSalesLine",
+    "EarnRule",
     "LedgerEntry",
     "LotConsumption",
     "Partner",
     "PointsAccount",
     "PointsLot",
+    "Product",
+    "ProductSynonym",
     "Tier",
 ]

@@ -28,6 +28,8 @@ class Partner(Base):
     language: Mapped[str] = mapped_column(String(2), default=Language.ID.value)
     status: Mapped[str] = mapped_column(String(16), default=PartnerStatus.ACTIVE.value)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What distributors print on invoices as "Kode Plg"; ERP sales lines carry it.
+    erp_customer_code: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     parent: Mapped["Partner | None"] = relationship(remote_side=[id])

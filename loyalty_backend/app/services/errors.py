@@ -52,3 +52,66 @@ class LedgerInvariantBroken(DomainError):
 
 class TiersNotConfigured(DomainError):
     detail = "no tiers configured (run python -m app.initial_data)"
+
+
+# --- claims (app/services/claims.py, claim_images.py) ---------------------------------
+
+
+class ClaimNotFound(DomainError):
+    detail = "claim not found"
+
+
+class ClaimImageNotFound(DomainError):
+    detail = "claim image not found"
+
+
+class InvalidClaim(DomainError):
+    """The claim cannot be judged as sent (unknown SKU, no lines, unknown image...)."""
+
+    detail = "invalid claim"
+
+
+class DuplicateClaim(DomainError):
+    """Refused: the invoice (or the very same photo) is already used by another claim.
+
+    ``code`` is ``duplicate_invoice`` or ``duplicate_photo``; ``claim_no`` names the
+    earlier claim when it is the same partner's (another partner's stays private).
+    """
+
+    detail = "already claimed"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str,
+        claim_no: str | None = None,
+        earlier_claim_no: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.claim_no = claim_no
+        self.earlier_claim_no = earlier_claim_no or claim_no  # for the audit, never shown
+
+    @property
+    def fields(self) -> dict[str, str]:
+        found = {"code": self.code}
+        if self.claim_no:
+            found["claim_no"] = self.claim_no
+        return found
+
+
+class ClaimAlreadyDecided(DomainError):
+    detail = "claim already decided"
+
+
+class ImageTooLarge(DomainError):
+    detail = "file too large: at most 10 MB"
+
+
+class UnsupportedImageType(DomainError):
+    detail = "unsupported file type: send a JPEG, PNG or PDF"
+
+
+class UnreadableImage(DomainError):
+    detail = "the file could not be read as an image"

@@ -34,7 +34,7 @@ PUBLIC = frozenset(
     }
 )
 # A valid demo value for every path parameter a route may have.
-PATH_VALUES = {"wa_id": BUDI.wa_id}
+PATH_VALUES = {"wa_id": BUDI.wa_id, "claim_no": "KLM-000001"}
 
 
 @dataclass(frozen=True)
