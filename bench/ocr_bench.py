@@ -169,6 +169,7 @@ def run(photos: list[Path], method: str, jobs: int, show_errors: int) -> dict:
     seconds: list[float] = []
     cpu: list[float] = []
     errors: list[str] = []
+    novel = [0, 0]  # fields right / counted on photos drawn with a layout or font dev lacks
     work = [(str(p), method) for p in photos]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, initializer=_init) as pool:
@@ -179,9 +180,15 @@ def run(photos: list[Path], method: str, jobs: int, show_errors: int) -> dict:
     for jpg, truth, read, fields in results:
         seconds.append(read["seconds"])
         cpu.append(read["cpu"])
+        unseen = (
+            truth["layout"] not in generate.DEV.layouts or truth["font"] not in generate.DEV.fonts
+        )
         for name, (right, counted) in fields.items():
             totals[name][0] += right
             totals[name][1] += counted
+            if unseen:
+                novel[0] += right
+                novel[1] += counted
             if right < counted:
                 errors.append(
                     f"{Path(jpg).name} [{truth['layout']}/{truth['font']}] {name}: "
@@ -200,6 +207,7 @@ def run(photos: list[Path], method: str, jobs: int, show_errors: int) -> dict:
         "p95": percentile(seconds, 95),
         "cpu50": statistics.median(cpu),
         "cpu95": percentile(cpu, 95),
+        "novel": (novel[0] / novel[1], novel[1]) if novel[1] else None,
     }
 
 
@@ -217,6 +225,9 @@ def report(split: str, method: str, result: dict) -> None:
         f"(cpu p50={result['cpu50']:.2f}s p95={result['cpu95']:.2f}s)"
     )
     print(f"{'':8} {'':6} {per}", flush=True)
+    if result["novel"]:
+        share, n = result["novel"]
+        print(f"{'':15} photos in a layout or font dev never shows: {share:.1%} of {n} fields")
 
 
 def main() -> None:
