@@ -24,5 +24,7 @@ echo "== WhatsApp: scale-out, 2 Rasa workers, 80 msg/s for 60 s vs bare Rasa on 
 .venv/bin/python -m bench.whatsapp_bench scale
 echo "== WhatsApp: message in -> message out at 20 msg/s across 100 partners"
 .venv/bin/python -m bench.whatsapp_bench roundtrip
+echo "== claims in chat: invoice photo -> draft, confirm -> answer (whole stack)"
+.venv/bin/python -m bench.claim_chat_bench
 echo "== a fresh clone: make run to the first answer"
 .venv/bin/python -m bench.first_answer

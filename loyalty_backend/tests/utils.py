@@ -1,15 +1,51 @@
 """Helpers shared by tests."""
 
 import itertools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.db import make_session_factory
 from app.models import LedgerEntry, Partner, PointsAccount, PointsLot
 from app.models.enums import PartnerRole
 from app.services import partners
 
+if TYPE_CHECKING:
+    from tests.conftest import TestDB
+
 _serial = itertools.count(1)
+
+
+def race(
+    db: "TestDB",
+    workers: int,
+    task: Callable[[Session, int], Any],
+    expected: tuple[type[Exception], ...] = (),
+) -> list[Any]:
+    """Run ``task(session, index)`` in ``workers`` threads, each with its own session and
+    connection, released together by a barrier. The ``expected`` domain errors are
+    returned in the results instead of raised (a race's losers)."""
+    engine = db.new_engine(pool_size=workers + 5, max_overflow=0)
+    factory = make_session_factory(engine)
+    barrier = threading.Barrier(workers)
+
+    def run(index: int) -> Any:
+        with factory() as session:
+            barrier.wait(timeout=30)
+            try:
+                return task(session, index)
+            except expected as exc:
+                return exc
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(run, range(workers)))
+    finally:
+        engine.dispose()
 
 
 def new_partner(session: Session, wa_id: str | None = None, **kwargs: object) -> Partner:

@@ -5,17 +5,29 @@ credits the ledger; the same invoice again is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from actions.formatting import format_points
 from tests.e2e.conftest import Stack, inbound, message_text, wait_for_messages
 from tests.support.demo import BUDI, SARAH
+from tests.support.processes import running, start_stack
 
 SAMPLE_INVOICE = Path(__file__).resolve().parents[2] / "sandbox" / "static" / "sample-invoice.jpg"
 SAMPLE_INVOICE_NO = "INV/DN/2611/00123"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own: these tests write to Budi's and Sarah's chats and claims, which
+    the other end-to-end tests read from their first message on."""
+    stack = start_stack(tmp_path_factory.mktemp("claims-e2e"), gateway=True)
+    with running(*stack.processes):
+        yield stack
 
 
 def upload_photo(stack: Stack, path: Path) -> str:

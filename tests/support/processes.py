@@ -24,6 +24,7 @@ BACKEND_DIR = ROOT / "loyalty_backend"
 BACKEND_BIN = BACKEND_DIR / ".venv" / "bin"
 VENV_BIN = ROOT / ".venv" / "bin"
 SERVICE_TOKEN = "test-service-token"
+ERP_API_KEY = "test-erp-api-key"
 RASA_AUTH_TOKEN = "test-rasa-token"
 ACTION_SERVER_TOKEN = "test-action-server-token"
 APP_SECRET = "test-app-secret"
@@ -69,6 +70,7 @@ def base_env(**extra: str) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(ROOT),
         SERVICE_TOKEN=SERVICE_TOKEN,
+        ERP_API_KEY=ERP_API_KEY,
         ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN,
         WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
         WHATSAPP_APP_SECRET=APP_SECRET,

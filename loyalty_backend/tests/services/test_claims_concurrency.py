@@ -1,21 +1,17 @@
 """Racing claims on real connections (PostgreSQL and SQLite): one invoice, one credit."""
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.core.db import make_session_factory
 from app.models import Claim, LedgerEntry, Partner
 from app.services import claims
 from app.services.errors import ClaimAlreadyDecided, DuplicateClaim
 from tests.claims_utils import erp_invoice, load_catalogue, partner_with_code, submit
 from tests.conftest import TestDB
-from tests.utils import assert_ledger_consistent
+from tests.utils import assert_ledger_consistent, race
 
 WORKERS = 20
 
@@ -23,28 +19,6 @@ WORKERS = 20
 @pytest.fixture(autouse=True)
 def catalogue(session: Session) -> None:
     load_catalogue(session)
-
-
-def _race(db: TestDB, task: Callable[[Session, int], Any], workers: int = WORKERS) -> list[Any]:
-    """``task`` in ``workers`` threads, each with its own session and connection, released
-    together by a barrier; domain errors are returned, not raised."""
-    engine = db.new_engine(pool_size=workers + 5, max_overflow=0)
-    factory = make_session_factory(engine)
-    barrier = threading.Barrier(workers)
-
-    def run(index: int) -> Any:
-        with factory() as session:
-            barrier.wait(timeout=30)
-            try:
-                return task(session, index)
-            except (DuplicateClaim, ClaimAlreadyDecided) as exc:
-                return exc
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(run, range(workers)))
-    finally:
-        engine.dispose()
 
 
 def _credits(session: Session, partner_id: int) -> list[LedgerEntry]:
@@ -68,7 +42,7 @@ def test_twenty_submissions_of_one_invoice_accept_one(db: TestDB, session: Sessi
         spelling = ("INV/RACE/0001", "inv-race-0001", "INV RACE 0001")[index % 3]
         return submit(s, me, spelling, {"KSGA-24": 10}, key=f"wa:race-{index}")
 
-    results = _race(db, task)
+    results = race(db, WORKERS, task, (DuplicateClaim, ClaimAlreadyDecided))
     accepted = [r for r in results if isinstance(r, claims.SubmitResult)]
     refused = [r for r in results if isinstance(r, DuplicateClaim)]
     assert len(accepted) == 1 and len(refused) == WORKERS - 1, results
@@ -91,7 +65,7 @@ def test_twenty_replays_of_one_key_make_one_claim(db: TestDB, session: Session) 
         me = s.get(Partner, partner.id)
         return submit(s, me, "INV/RACE/0002", {"TML-48": 7}, key="wa:wamid.SAME")
 
-    results = _race(db, task)
+    results = race(db, WORKERS, task, (DuplicateClaim, ClaimAlreadyDecided))
     assert all(isinstance(r, claims.SubmitResult) for r in results), results
     assert sum(r.created for r in results) == 1
     assert len({r.claim.id for r in results}) == 1
@@ -108,7 +82,7 @@ def test_twenty_reviewers_approving_one_claim_credit_once(db: TestDB, session: S
     def task(s: Session, index: int) -> Any:
         return claims.decide(s, pending.claim_no, "approve", f"ok {index}", f"admin{index}")
 
-    results = _race(db, task)
+    results = race(db, WORKERS, task, (DuplicateClaim, ClaimAlreadyDecided))
     approved = [r for r in results if not isinstance(r, ClaimAlreadyDecided)]
     assert len(approved) == 1, results
     assert approved[0].status == "approved"
@@ -129,7 +103,7 @@ def test_erp_lines_arriving_while_a_reviewer_approves_credit_once(
             return erp_invoice(s, "INV/RACE/0004", partner.erp_customer_code, {"SCK-12": 2})
         return claims.decide(s, pending.claim_no, "approve", "", "admin")
 
-    _race(db, task, workers=6)
+    race(db, 6, task, (DuplicateClaim, ClaimAlreadyDecided))
     assert claims.get_claim(session, pending.claim_no).status == "approved"
     assert len(_credits(session, partner.id)) == 1
     assert_ledger_consistent(session, partner.id)

@@ -1,8 +1,5 @@
 """Concurrent writers on real connections: the ledger must stay exact under races."""
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -10,34 +7,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
-from app.core.db import make_session_factory
 from app.models import LedgerEntry, LotConsumption, PointsLot
 from app.services import ledger
 from app.services.errors import InsufficientPoints
 from tests.conftest import TestDB
-from tests.utils import assert_ledger_consistent, new_partner
-
-
-def _race(db: TestDB, workers: int, task: Callable[[Session, int], Any]) -> list[Any]:
-    """Run ``task`` in ``workers`` threads, each with its own session and connection,
-    released together by a barrier."""
-    engine = db.new_engine(pool_size=workers + 5, max_overflow=0)
-    factory = make_session_factory(engine)
-    barrier = threading.Barrier(workers)
-
-    def run(index: int) -> Any:
-        with factory() as session:
-            barrier.wait(timeout=30)
-            try:
-                return task(session, index)
-            except InsufficientPoints as exc:
-                return exc
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(run, range(workers)))
-    finally:
-        engine.dispose()
+from tests.utils import assert_ledger_consistent, new_partner, race
 
 
 def _fund(session: Session, points: int) -> int:
@@ -68,7 +42,7 @@ def test_fifty_concurrent_spends_of_100_against_1000(db: TestDB, session: Sessio
             idempotency_key=f"race:{index}",
         )
 
-    results = _race(db, 50, task)
+    results = race(db, 50, task, (InsufficientPoints,))
     succeeded = [r for r in results if isinstance(r, ledger.LedgerResult)]
     refused = [r for r in results if isinstance(r, InsufficientPoints)]
     assert len(succeeded) == 10 and len(refused) == 40
@@ -91,7 +65,7 @@ def test_same_key_sent_twenty_times_at_once(db: TestDB, session: Session) -> Non
             idempotency_key="redeem:R-1",
         )
 
-    results = _race(db, 20, task)
+    results = race(db, 20, task, (InsufficientPoints,))
     assert all(isinstance(r, ledger.LedgerResult) for r in results), results
     assert sum(r.created for r in results) == 1
     assert len({r.entry.id for r in results}) == 1
@@ -122,7 +96,7 @@ def test_same_earn_key_at_once_credits_once(db: TestDB, session: Session) -> Non
             idempotency_key="attempt:Q-9",
         )
 
-    results = _race(db, 20, task)
+    results = race(db, 20, task, (InsufficientPoints,))
     assert sum(r.created for r in results) == 1
     assert len({r.entry.id for r in results}) == 1
     assert assert_ledger_consistent(session, partner.id) == 250
@@ -189,7 +163,7 @@ def test_spends_earns_and_expiry_interleaved(db: TestDB, session: Session) -> No
             )
         return ledger.expire_due_lots(s, now, partner_id=partner.id)
 
-    results = _race(db, 30, task)
+    results = race(db, 30, task, (InsufficientPoints,))
     session.commit()  # read what the racers committed
     earned = [r for i, r in enumerate(results) if i % 3 == 0]
     spent = [r for i, r in enumerate(results) if i % 3 == 1]
