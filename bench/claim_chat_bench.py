@@ -108,6 +108,7 @@ def main() -> None:
         for spec in specs:
             spec["path"] = str(work / f"{spec['seed']}.jpg")
         render_invoices(specs, work)
+        (work / "logs").mkdir()
         stack = start_stack(work / "logs", gateway=True)
         with running(*stack.processes):
             lines = [
@@ -145,8 +146,7 @@ def main() -> None:
                 inbound(sandbox, **{"from": wa_id, "button_reply": confirm})
                 answer = message_text(wait_for(sandbox, wa_id, seen + 2))
                 to_answer.append((time.perf_counter() - started) * 1000)
-                outcome = answer.split("\n")[0][:40]
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                assert answer, "the claim's answer has no text"
             prefix = f"INV/BN/{run:05d}/"
             claims = [
                 claim for wa_id in FIXTURES
@@ -159,7 +159,11 @@ def main() -> None:
     statuses: dict[str, int] = {}
     for claim in claims:
         statuses[claim["status"]] = statuses.get(claim["status"], 0) + 1
-    print(f"claims: {statuses}; first answer lines: {outcomes}", flush=True)
+    why = sorted({reason["code"] for claim in claims if claim["status"] != "approved"
+                  for reason in claim["reasons"]})
+    unread = outcomes.get("not read as a complete invoice", 0)
+    print(f"claims: {statuses} (not approved because: {why or '-'}); photos not read as a "
+          f"complete invoice: {unread}", flush=True)
 
 
 if __name__ == "__main__":
