@@ -40,22 +40,22 @@ _TO_DIGIT = str.maketrans(
         "A": "4",
     }
 )
-_TO_LETTER = str.maketrans(
-    {
-        "0": "O",
-        "1": "I",
-        "5": "S",
-        "8": "B",
-        "2": "Z",
-        "6": "G",
-        "4": "A",
-        ")": "J",
-        "]": "J",
-        "|": "I",
-        "$": "S",
-        "l": "I",
-    }
-)
+# Digits and marks OCR reads where a letter was printed.
+_LETTER_FOR = {
+    "0": "O",
+    "1": "I",
+    "5": "S",
+    "8": "B",
+    "2": "Z",
+    "6": "G",
+    "4": "A",
+    ")": "J",
+    "]": "J",
+    "|": "I",
+    "$": "S",
+    "l": "I",
+}
+_TO_LETTER = str.maketrans(_LETTER_FOR)
 
 
 def as_digits(text: str) -> str:
@@ -89,24 +89,9 @@ def _repair_segment(seg: str) -> str:
 # Sales Order, ...): a short segment read as digits ("53") that spells one of these
 # with letters is that code.
 DOC_CODES = {"SJ", "FJ", "PJ", "SO", "DO", "PO", "INV", "FKT", "FP", "NP", "DN", "SI", "JL", "NJ"}
-_LETTER_GUESS = str.maketrans(
-    {
-        "0": "O",
-        "1": "I",
-        "5": "S",
-        "8": "B",
-        "2": "Z",
-        "6": "G",
-        "4": "A",
-        "3": "J",
-        "7": "T",
-        ")": "J",
-        "]": "J",
-        "|": "I",
-        "$": "S",
-        "l": "I",
-    }
-)
+# Bolder guesses, only to spell a known document code: "3" and "7" are digits too often
+# to be read as letters anywhere else.
+_LETTER_GUESS = str.maketrans({**_LETTER_FOR, "3": "J", "7": "T"})
 
 
 def repair_code(raw: str) -> str:
