@@ -15,12 +15,11 @@ from urllib.parse import quote
 import requests
 import structlog
 
+from mitra_config.graph_api import GRAPH_API_BASE_URL, GRAPH_API_VERSION
 from mitra_config.secrets import require_secret
 
 logger = structlog.get_logger(__name__)
 
-DEFAULT_BASE_URL = "https://graph.facebook.com"
-DEFAULT_VERSION = "v21.0"
 TIMEOUT = (3.0, 20.0)  # (connect, read) seconds
 # The backend takes invoice files up to 10 MB; larger ones are not worth downloading.
 MAX_BYTES = 10 * 1024 * 1024
@@ -48,8 +47,8 @@ _shared: requests.Session | None = None
 
 def download_media(media_id: str) -> DownloadedMedia:
     """The bytes and MIME type of ``media_id``; raises :class:`MediaUnavailable`."""
-    base = os.environ.get("WHATSAPP_API_BASE_URL", "").strip() or DEFAULT_BASE_URL
-    version = (os.environ.get("WHATSAPP_API_VERSION", "").strip() or DEFAULT_VERSION).strip("/")
+    base = os.environ.get("WHATSAPP_API_BASE_URL", "").strip() or GRAPH_API_BASE_URL
+    version = (os.environ.get("WHATSAPP_API_VERSION", "").strip() or GRAPH_API_VERSION).strip("/")
     headers = {"Authorization": f"Bearer {require_secret('WHATSAPP_ACCESS_TOKEN')}"}
     session = _session()
     try:

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from rasa.shared.exceptions import RasaException
 
+from mitra_config.graph_api import GRAPH_API_BASE_URL, GRAPH_API_VERSION
 from mitra_config.secrets import InsecureSecretError, require_secret
 from mitra_config.values import ConfigValueError, parse_bool
 
@@ -48,8 +49,8 @@ class WhatsAppConfig:
     app_secret: str
     verify_token: str
     phone_number_id: str
-    api_base_url: str = "https://graph.facebook.com"
-    api_version: str = "v21.0"
+    api_base_url: str = GRAPH_API_BASE_URL
+    api_version: str = GRAPH_API_VERSION
     # Durable inbound queue (connectors.inbound_queue): SQLite journal by default, Redis
     # streams shared by several instances when queue_redis_url is set.
     queue_path: str = DEFAULT_QUEUE_PATH
