@@ -34,10 +34,21 @@ PHONE_NUMBER_ID = "100000000000001"
 API_VERSION = "v21.0"
 
 
+# Ports handed out by free_port: a stack chooses Rasa's and the gateway's ports before it
+# starts the sandbox and the action server (the sandbox must know where to post), so a
+# port handed out but not yet bound must never be handed out again.
+_issued_ports: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on and that this process has not handed out."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _issued_ports:
+            _issued_ports.add(port)
+            return port
 
 
 @dataclass
