@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -273,11 +273,17 @@ def ingest(
 def _recorded(
     session: Session, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[date, str, int]]:
-    """(invoice, sku) -> (date, customer, quantity) of the lines already recorded."""
+    """(invoice, sku) -> (date, customer, quantity) of the lines already recorded.
+
+    Looked up by invoice number alone (a plain IN on the unique index's leading column)
+    and filtered to the asked keys here: PostgreSQL plans a row-value IN of hundreds of
+    (invoice, sku) pairs as a sequential scan, which made each bulk push slower than the
+    last as the table grew.
+    """
     found: dict[tuple[str, str], tuple[date, str, int]] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _LOOKUP_CHUNK):
-        chunk = ordered[start : start + _LOOKUP_CHUNK]
+    invoices = sorted({invoice for invoice, _ in keys})
+    for start in range(0, len(invoices), _LOOKUP_CHUNK):
+        chunk = invoices[start : start + _LOOKUP_CHUNK]
         rows = session.execute(
             select(
                 ERPSalesLine.invoice_no_normalised,
@@ -285,10 +291,11 @@ def _recorded(
                 ERPSalesLine.invoice_date,
                 ERPSalesLine.customer_code,
                 ERPSalesLine.quantity,
-            ).where(tuple_(ERPSalesLine.invoice_no_normalised, ERPSalesLine.sku).in_(chunk))
+            ).where(ERPSalesLine.invoice_no_normalised.in_(chunk))
         )
         for invoice, sku, day, customer, quantity in rows:
-            found[(invoice, sku)] = (day, customer, quantity)
+            if (invoice, sku) in keys:
+                found[(invoice, sku)] = (day, customer, quantity)
     return found
 
 
