@@ -3,9 +3,11 @@
 A pooled ``requests.Session`` with short timeouts and the service token. Errors are
 mapped to exceptions the actions understand: :class:`PartnerNotFound` (the sender is not
 a partner), :class:`PartnerInactive` (suspended or left the program),
-:class:`BackendConflict` (409: a duplicate claim, with its code),
-:class:`BackendRefused` (413/415/422: the request itself cannot be taken, with the
-backend's reason) and :class:`BackendUnavailable` (down, slow, 5xx or unexpected reply).
+:class:`BackendConflict` (409: a duplicate claim, a redemption that cannot be made,
+with its code), :class:`BackendRefused` (413/415/422: the request itself cannot be taken,
+with the backend's reason), :class:`BackendNotFound` (404 for a thing the backend names,
+e.g. an unknown reward) and :class:`BackendUnavailable` (down, slow, 5xx or unexpected
+reply).
 
 The client is synchronous; actions call it through :mod:`actions.offload`.
 """
@@ -54,14 +56,30 @@ class BackendUnavailable(BackendError):
     """The backend is down, too slow, or answered with an error we cannot act on."""
 
 
-class BackendConflict(BackendError):
-    """409: the backend refused the request as a duplicate (``code`` says which kind)."""
+class BackendNotFound(BackendUnavailable):
+    """404 with the backend's own reason ("reward not found"): the thing asked for does
+    not exist for this partner. A 404 without one (a wrong route) stays unavailable."""
 
-    def __init__(self, detail: str, code: str | None = None, claim_no: str | None = None):
+    def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
-        self.code = code  # "duplicate_invoice" | "duplicate_photo" for claims
+
+
+class BackendConflict(BackendError):
+    """409: the backend refused the request as it stands (``code`` says why)."""
+
+    def __init__(self, detail: str, code: str | None = None, claim_no: str | None = None,
+                 points_short: int | None = None,
+                 description: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        # claims: "duplicate_invoice" | "duplicate_photo"; redemptions: "insufficient_points"
+        # | "out_of_stock" | "not_eligible" | "limit_reached" | "address_required" |
+        # "idempotency_conflict"
+        self.code = code
         self.claim_no = claim_no
+        self.points_short = points_short  # with insufficient_points
+        self.description = description  # why, for the partner: {"id", "en"} (redemptions)
 
 
 class BackendRefused(BackendError):
@@ -73,6 +91,9 @@ class BackendRefused(BackendError):
         self.detail = detail
         self.code = code
 
+
+# FastAPI's answer for a path it has no route for (a mistyped BACKEND_URL): not a "not found".
+NO_ROUTE_DETAIL = "Not Found"
 
 # 4xx answers about the request itself (not the partner, not the backend's health).
 REFUSED_STATUSES = frozenset({413, 415, 422})
@@ -143,12 +164,18 @@ class BackendClient:
             raise PartnerNotFound(wa_id)
         if response.status_code == 403 and detail in INACTIVE_DETAILS:
             raise PartnerInactive(INACTIVE_DETAILS[detail])
+        if response.status_code == 404 and detail and detail != NO_ROUTE_DETAIL:
+            logger.info("backend.not_found", method=method, path=logged_path, detail=detail)
+            raise BackendNotFound(detail)
         if response.status_code == 409 and detail is not None:
             body = _json_object(response)
             logger.info("backend.conflict", method=method, path=logged_path,
                         code=body.get("code"))
+            description = body.get("description")
             raise BackendConflict(detail, _opt_str(body.get("code")),
-                                  _opt_str(body.get("claim_no")))
+                                  _opt_str(body.get("claim_no")),
+                                  _opt_int(body.get("points_short")),
+                                  description if isinstance(description, dict) else None)
         if response.status_code in REFUSED_STATUSES:
             body = _json_object(response)
             reason = detail or _validation_summary(body.get("detail"))
@@ -247,6 +274,59 @@ class BackendClient:
         )
 
 
+    # --- rewards and redemptions (issue 18) --------------------------------------
+
+    def list_rewards(
+        self, wa_id: str, q: str | None = None, kind: str | None = None, limit: int = 9,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Rewards this partner may redeem, by kind then cost (``q``: best match first):
+        ``{"balance", "expiring_soon_points", "expiring_soon_date", "total", "items"}``."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if q:
+            params["q"] = q
+        if kind:
+            params["kind"] = kind
+        return self._request("GET", self._partner_path(wa_id, "/rewards"), wa_id,
+                             params=params)
+
+    def get_reward(self, wa_id: str, code: str) -> dict[str, Any] | None:
+        """One reward as this partner sees it (``unavailable`` says why they may not
+        redeem it); None for an unknown code."""
+        try:
+            return self._request(
+                "GET", self._partner_path(wa_id, f"/rewards/{quote(code, safe='')}"), wa_id
+            )
+        except BackendNotFound:
+            return None
+
+    def redeem(self, wa_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Redeem (201; the same ``idempotency_key`` again → 200 with the same redemption).
+
+        409 → :class:`BackendConflict` (``code``, ``points_short``); 404 unknown reward →
+        :class:`BackendNotFound`.
+        """
+        return self._request("POST", self._partner_path(wa_id, "/redemptions"), wa_id,
+                             json=body)
+
+    def list_redemptions(self, wa_id: str, limit: int = 5) -> dict[str, Any]:
+        """The partner's own redemptions, newest first: ``{"items": [...]}``."""
+        return self._request(
+            "GET", self._partner_path(wa_id, "/redemptions"), wa_id, params={"limit": limit}
+        )
+
+    def get_redemption(self, wa_id: str, redemption_no: str) -> dict[str, Any] | None:
+        """One of the partner's redemptions; None when they have none with this number."""
+        try:
+            return self._request(
+                "GET",
+                self._partner_path(wa_id, f"/redemptions/{quote(redemption_no, safe='')}"),
+                wa_id,
+            )
+        except BackendNotFound:
+            return None
+
+
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 
 
@@ -264,6 +344,10 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
 
 def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _validation_summary(detail: Any) -> str:

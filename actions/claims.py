@@ -32,6 +32,10 @@ from actions.backend_client import (
     get_client,
 )
 from actions.base import INACTIVE_RESPONSES, PartnerAction
+from actions.conversation import entity as _entity
+from actions.conversation import idempotency_key
+from actions.conversation import intent as _intent
+from actions.conversation import text as _text
 from actions.formatting import (
     claim_kind_label,
     claim_status_label,
@@ -81,24 +85,6 @@ EDIT_RESPONSES = {
 # ----------------------------------------------------------------------- helpers
 
 
-def _message_id(tracker: Tracker) -> str:
-    latest = tracker.latest_message or {}
-    message_id = latest.get("message_id")
-    if not message_id:  # never without one from Rasa; a stable fallback all the same
-        message_id = f"{tracker.sender_id}:{len(tracker.events)}"
-    return str(message_id)
-
-
-def idempotency_key(tracker: Tracker) -> str:
-    """``wa:<id of the message that confirmed>`` (docs/contracts.md)."""
-    return f"wa:{_message_id(tracker)}"
-
-
-def _entity(tracker: Tracker, name: str) -> str | None:
-    value = next(tracker.get_latest_entity_values(name), None)
-    return str(value) if value not in (None, "") else None
-
-
 def _caption(tracker: Tracker) -> str | None:
     caption = _entity(tracker, "caption")
     if caption:
@@ -106,14 +92,6 @@ def _caption(tracker: Tracker) -> str | None:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     media = (metadata.get("whatsapp") or {}).get("media") if isinstance(metadata, dict) else None
     return media.get("caption") if isinstance(media, dict) else None
-
-
-def _intent(tracker: Tracker) -> str:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
-
-
-def _text(tracker: Tracker) -> str:
-    return str((tracker.latest_message or {}).get("text") or "")
 
 
 def _lines_text(draft: dict[str, Any], language: str) -> str:

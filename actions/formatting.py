@@ -108,3 +108,42 @@ def localised(text: object, language: str) -> str:
     if isinstance(text, dict):
         return str(text.get(language) or text.get(DEFAULT_LANGUAGE) or "")
     return str(text or "")
+
+
+def format_day_month(value: str | date, language: str) -> str:
+    """A date this year as partners say it: ``31 Des`` / ``31 Dec`` (WIB)."""
+    day = value if isinstance(value, date) and not isinstance(value, datetime) else to_wib(value)
+    return f"{day.day} {_MONTHS[language][day.month - 1]}"
+
+
+# Words on the rows of the reward lists and in redemption lines (docs/designers.md
+# "The rewards flow"); every sentence around them is a response in the domain.
+REWARD_LABELS = {
+    "points": {"id": "poin", "en": "points"},
+    "can_redeem": {"id": "✅ bisa ditukar", "en": "✅ you can redeem"},
+    "points_short": {"id": "kurang {points} poin", "en": "{points} points short"},
+    "out_of_stock": {"id": "stok habis", "en": "out of stock"},
+    "more_title": {"id": "Lainnya", "en": "More"},
+    "more_description": {"id": "Hadiah berikutnya ({first}–{last} dari {total})",
+                         "en": "Next rewards ({first}–{last} of {total})"},
+    "section_more": {"id": "Lainnya", "en": "More"},
+    "section_alternatives": {"id": "Bisa ditukar sekarang", "en": "You can redeem now"},
+    "section_earn": {"id": "Tambah poin", "en": "Earn points"},
+    "earn_claim": {"id": "📸 Kirim klaim penjualan", "en": "📸 Send a sales claim"},
+    "earn_claim_short": {"id": "📸 Kirim klaim", "en": "📸 Send a claim"},
+    "earn_claim_description": {"id": "Foto faktur → poin", "en": "Invoice photo → points"},
+    "catalogue": {"id": "🎁 Katalog hadiah", "en": "🎁 Rewards catalogue"},
+    "voucher_code": {"id": "Kode", "en": "Code"},
+    "valid_until": {"id": "berlaku s.d.", "en": "valid until"},
+    "tracking": {"id": "resi", "en": "tracking"},
+    "refunded": {"id": "poin dikembalikan", "en": "points refunded"},
+    "shipping_to": {"id": "dikirim ke", "en": "shipping to"},
+}
+REDEMPTION_STATUS_ICONS = {
+    "requested": "🕐", "fulfilled": "✅", "shipped": "🚚", "delivered": "📦", "cancelled": "↩️",
+}
+
+
+def reward_label(key: str, language: str, **values: object) -> str:
+    text = REWARD_LABELS[key].get(language) or REWARD_LABELS[key][DEFAULT_LANGUAGE]
+    return text.format(**values) if values else text

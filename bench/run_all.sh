@@ -6,6 +6,8 @@ echo "== OCR: invoice photos (synthetic dev + held-out sets): field accuracy, se
 loyalty_backend/.venv/bin/python bench/ocr_bench.py
 echo "== claims: judging throughput on PostgreSQL with 100,000 ERP lines loaded"
 loyalty_backend/.venv/bin/python bench/claims_bench.py
+echo "== rewards: redemptions/s on PostgreSQL with 16 clients, next to pgbench -N -c 16"
+( cd loyalty_backend && exec .venv/bin/python ../bench/redemption_bench.py )
 echo "== backend: balance lookup at 100 req/s for 20 s (uvicorn on :8100, demo SQLite DB)"
 ( cd loyalty_backend && exec .venv/bin/uvicorn app.main:app --port 8100 --log-level warning ) &
 backend=$!

@@ -14,6 +14,12 @@ Choices (WhatsApp rejects payloads beyond its limits, so they are enforced here)
   becomes the row description ≤ 72, row id ≤ 200, body ≤ 1024);
 - more than 10 buttons → a list with the first 9 and a final "more" row whose
   payload (default ``/menu``) lets the bot show the rest; WhatsApp allows 10 rows;
+- a button's ``description`` becomes its row's description; a button's ``section``
+  groups rows: consecutive buttons with the same ``section`` make one list section
+  titled by it (≤ 24), and buttons with sections are always a list, even 1–3 of them
+  (sections exist only in lists). The 10 rows are counted across all sections. With
+  several sections each needs a title: rows without a ``section`` among them are
+  titled ``section_title``, or else ``more_title``;
 - titles that are too long are cut with "…"; ids (the bot payloads) are cut hard,
   which a domain author notices in the logs of the test conversation;
 - ``custom`` payloads: ``{"whatsapp_template": {...}}`` → a template message,
@@ -191,7 +197,7 @@ def render_buttons(
     # as plain text messages so nothing is lost.
     leading, body = _body_and_leading_text(text)
     objects = render_text(leading, options) if leading else []
-    if len(items) <= REPLY_BUTTONS_MAX:
+    if len(items) <= REPLY_BUTTONS_MAX and not any(_section_of(b) for b in items):
         objects.append(_reply_buttons(body, items, options))
     else:
         objects.append(_list_message(body, items, options))
@@ -365,18 +371,47 @@ def _list_message(
 ) -> dict[str, Any]:
     if len(buttons) > LIST_ROWS_MAX:
         shown = list(buttons[: LIST_ROWS_MAX - 1])
-        shown.append({"title": options.more_title, "payload": options.more_payload})
+        more: dict[str, Any] = {"title": options.more_title, "payload": options.more_payload}
+        if any(_section_of(b) for b in shown):
+            more["section"] = options.more_title
+        shown.append(more)
     else:
         shown = list(buttons)
-    section: dict[str, Any] = {"rows": [_list_row(b) for b in shown]}
-    if options.section_title:
-        section["title"] = truncate(options.section_title, SECTION_TITLE_MAX)
     interactive = {"type": "list", **_interactive_frame(body, options)}
     interactive["action"] = {
         "button": truncate(options.list_button, LIST_BUTTON_MAX) or "Menu",
-        "sections": [section],
+        "sections": _list_sections(shown, options),
     }
     return {"type": "interactive", "interactive": interactive}
+
+
+def _section_of(button: Mapping[str, Any]) -> str | None:
+    section = button.get("section")
+    if section is None:
+        return None
+    return " ".join(str(section).split()) or None
+
+
+def _list_sections(
+    buttons: Sequence[Mapping[str, Any]], options: RenderOptions
+) -> list[dict[str, Any]]:
+    """Consecutive rows with the same ``section`` → one section titled by it."""
+    groups: list[tuple[str | None, list[Mapping[str, Any]]]] = []
+    for button in buttons:
+        section = _section_of(button)
+        if groups and groups[-1][0] == section:
+            groups[-1][1].append(button)
+        else:
+            groups.append((section, [button]))
+    sections = []
+    for title, rows in groups:
+        if title is None:
+            title = options.section_title or (options.more_title if len(groups) > 1 else None)
+        section: dict[str, Any] = {"rows": [_list_row(b) for b in rows]}
+        if title:
+            section["title"] = truncate(title, SECTION_TITLE_MAX)
+        sections.append(section)
+    return sections
 
 
 def _list_row(button: Mapping[str, Any]) -> dict[str, Any]:

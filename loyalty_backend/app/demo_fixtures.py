@@ -21,6 +21,7 @@ class DemoFixture:
     expiring_30d_points: int  # expiring within 30 days of the seed
     expiring_in_days: int | None  # WIB days from the seed's date to their last day
     history_entries: int
+    address: str | None = None  # delivery address on file (rewards that are goods)
 
 
 BUDI = DemoFixture(
@@ -37,6 +38,8 @@ BUDI = DemoFixture(
     expiring_30d_points=1000,
     expiring_in_days=20,
     history_entries=10,
+    address="Jl. Kebon Jeruk Raya No. 27, RT 003/RW 005, Kebon Jeruk, Jakarta Barat, "
+    "DKI Jakarta 11530",
 )
 SARAH = DemoFixture(
     wa_id="6281200000002",
@@ -52,6 +55,7 @@ SARAH = DemoFixture(
     expiring_30d_points=0,
     expiring_in_days=None,
     history_entries=5,
+    address="Jl. Raya Darmo No. 112, Darmo, Wonokromo, Surabaya, Jawa Timur 60241",
 )
 ANDI = DemoFixture(
     wa_id="6281200000003",
@@ -67,6 +71,7 @@ ANDI = DemoFixture(
     expiring_30d_points=0,
     expiring_in_days=None,
     history_entries=11,
+    address="Jl. Gatot Subroto No. 88, Sei Sikambing B, Medan Sunggal, Medan, Sumatera Utara 20122",
 )
 RINA = DemoFixture(
     wa_id="6281200000004",
@@ -97,6 +102,7 @@ JOKO = DemoFixture(
     expiring_30d_points=0,
     expiring_in_days=None,
     history_entries=3,
+    address="Jl. Pemuda No. 45, Sekayu, Semarang Tengah, Semarang, Jawa Tengah 50132",
 )
 
 FIXTURES = (BUDI, SARAH, ANDI, RINA, JOKO)

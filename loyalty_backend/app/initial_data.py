@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.commands import import_erp_sales, load_content
@@ -34,10 +34,19 @@ from app.core.db import get_engine, get_session_factory, write_transaction
 from app.core.logging import configure_logging
 from app.core.migrations import downgrade_base, upgrade_head
 from app.demo_fixtures import ANDI, BUDI, FIXTURES, JOKO, RINA, SARAH
-from app.models import Claim, ClaimLine, ConsentRecord, Partner, PointsAccount, PointsLot
+from app.models import (
+    Claim,
+    ClaimLine,
+    ConsentRecord,
+    Partner,
+    PointsAccount,
+    PointsLot,
+    Reward,
+    VoucherCode,
+)
 from app.models.claim import ClaimKind, ClaimStatus
 from app.models.enums import Language, PartnerRole
-from app.services import claims, earn_rules, erp, ledger, partners, tiers
+from app.services import claims, earn_rules, erp, ledger, partners, tiers, vouchers
 from app.services.ledger import KeyNamespace
 
 log = logging.getLogger("app.initial_data")
@@ -427,7 +436,9 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
         tiers.ensure_default_tiers(session)
         # Reference data like the tiers: upserted on every run (idempotent).
         load_content.load_content(session)
+        seed_voucher_pools(session, now)
         if session.scalar(select(Partner.id).where(Partner.wa_id == BUDI.wa_id)) is not None:
+            seed_fixture_addresses(session)  # a database seeded before addresses existed
             return SeedSummary(created=False, partners=0, ledger_entries=0)
         rng = random.Random(RANDOM_SEED)
         specs = _fixture_specs() + _generated_specs(rng)
@@ -464,6 +475,7 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
             entries += _apply_events(session, partner, spec, base, now)
         seed_catalogue_and_erp(session, by_wa, now)
         seed_claims(session, by_wa, base)
+        seed_fixture_addresses(session)
     log.info("demo data seeded", extra={"partners": len(specs), "ledger_entries": entries})
     return SeedSummary(created=True, partners=len(specs), ledger_entries=entries)
 
@@ -659,6 +671,50 @@ def seed_claims(session: Session, by_wa: dict[str, Partner], base: datetime) -> 
         ]
         claim.judged_at = judged_at
         claim.decided_by = "auto"
+
+
+# --- rewards (issue 18) --------------------------------------------------------------------
+# The rewards come from content/rewards.yml (load_content, above). The demo voucher pools
+# are generated from a fixed random seed, so every demo database has the same codes, and
+# expire 180 days after the seed. A pool is filled only while it has no codes at all:
+# codes already issued are never generated again.
+
+DEMO_VOUCHER_POOLS = (("VCR-50K", "M50K", 200), ("VCR-100K", "M100K", 100))
+DEMO_VOUCHER_DAYS = 180
+
+
+def seed_voucher_pools(session: Session, now: datetime) -> int:
+    """Fill the demo voucher pools that have never had a code; returns codes added."""
+    added = 0
+    expires_on = wib_date(now) + timedelta(days=DEMO_VOUCHER_DAYS)
+    for n, (reward_code, prefix, count) in enumerate(DEMO_VOUCHER_POOLS):
+        reward_id = session.scalar(select(Reward.id).where(Reward.code == reward_code))
+        if reward_id is None:
+            continue
+        has_codes = session.scalar(
+            select(func.count()).select_from(VoucherCode).where(VoucherCode.reward_id == reward_id)
+        )
+        if has_codes:
+            continue
+        codes = vouchers.demo_codes(prefix, count, seed=RANDOM_SEED + n)
+        result = vouchers.import_codes(
+            session, reward_code, codes, expires_at=expires_on, actor=SEED_ACTOR, now=now
+        )
+        added += result.added
+    return added
+
+
+def seed_fixture_addresses(session: Session) -> None:
+    """The fixtures' delivery addresses (Rina has none), where a fixture has none yet."""
+    for fixture in FIXTURES:
+        if fixture.address is None:
+            continue
+        partner = session.scalars(
+            select(Partner).where(Partner.wa_id == fixture.wa_id)
+        ).one_or_none()
+        if partner is not None and partner.address is None:
+            partner.address = fixture.address
+    session.flush()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,8 @@ import os
 import secrets
 
 CREDENTIALS = {
-    name: secrets.token_urlsafe(32) for name in ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY")
+    name: secrets.token_urlsafe(32)
+    for name in ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY", "PAYOUT_CALLBACK_TOKEN")
 }
 os.environ.update(APP_ENV="test", SEED_DEMO="0", **CREDENTIALS)
 
@@ -210,3 +211,9 @@ def erp_auth() -> dict[str, str]:
 @pytest.fixture
 def admin_auth() -> dict[str, str]:
     return bearer("ADMIN_API_KEY")
+
+
+@pytest.fixture
+def payouts_auth() -> dict[str, str]:
+    """The payout provider's callbacks (PAYOUT_CALLBACK_TOKEN)."""
+    return bearer("PAYOUT_CALLBACK_TOKEN")

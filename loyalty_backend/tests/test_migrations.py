@@ -1,9 +1,11 @@
 from datetime import datetime, timedelta
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, update
+from sqlalchemy import inspect, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.clock import WIB
@@ -86,3 +88,75 @@ def test_0002_moves_expiry_to_the_end_of_the_wib_day(db: TestDB, session: Sessio
     assert expiries() == old
     _migrate(db, "head")
     assert expiries()[0] == datetime(2025, 3, 1, 23, 59, 59, 999999, tzinfo=WIB)
+
+
+def _ledger_rows(db: TestDB) -> list[tuple]:
+    with db.engine.connect() as conn:
+        entries = conn.execute(
+            text(
+                "SELECT id, partner_id, delta, reason, idempotency_key "
+                "FROM ledger_entry ORDER BY id"
+            )
+        ).all()
+        lots = conn.execute(
+            text("SELECT id, ledger_entry_id, points_remaining FROM points_lot ORDER BY id")
+        ).all()
+        taken = conn.execute(
+            text("SELECT lot_id, ledger_entry_id, points FROM lot_consumption ORDER BY id")
+        ).all()
+    return [tuple(r) for r in (*entries, *lots, *taken)]
+
+
+def _refused(db: TestDB, statement: str) -> bool:
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text(statement))
+    except DBAPIError:
+        return True
+    return False
+
+
+def test_0005_keeps_the_ledger_and_its_guards_both_ways(db: TestDB, session: Session) -> None:
+    partner = new_partner(session)
+    for n, (points, kind) in enumerate([(500, "earn"), (200, "spend"), (50, "spend")]):
+        call = ledger.earn if kind == "earn" else ledger.spend
+        call(
+            session,
+            partner_id=partner.id,
+            points=points,
+            reason="claim" if kind == "earn" else "redemption",
+            reference_type="test",
+            reference_id=str(n),
+            idempotency_key=f"k{n}",
+        )
+    session.commit()
+    before = _ledger_rows(db)
+
+    _migrate(db, "0004", down=True)
+    assert _ledger_rows(db) == before
+    # The old CHECK is back: no refund; the ledger is still append-only.
+    insert_refund = (
+        "INSERT INTO ledger_entry (partner_id, delta, reason, reference_type, reference_id, "
+        f"description, idempotency_key, balance_after, created_at) VALUES ({partner.id}, 5, "
+        "'refund', 'x', 'x', '', 'refund:x', 255, '2026-01-01 00:00:00')"
+    )
+    assert _refused(db, insert_refund)
+    assert _refused(db, "UPDATE ledger_entry SET description = 'changed'")
+    assert _refused(db, "DELETE FROM ledger_entry")
+    assert "reward" not in inspect(db.engine).get_table_names()
+
+    _migrate(db, "head")
+    assert _ledger_rows(db) == before
+    assert _refused(db, "UPDATE ledger_entry SET description = 'changed'")
+    assert _refused(db, "DELETE FROM lot_consumption")
+    # A lot's entry must exist (the foreign keys survived the rebuild on SQLite).
+    assert _refused(
+        db,
+        "INSERT INTO points_lot (ledger_entry_id, partner_id, points_earned, points_remaining, "
+        f"earned_at, expires_at) VALUES (999999, {partner.id}, 1, 1, '2026-01-01 00:00:00', "
+        "'2027-01-01 00:00:00')",
+    )
+    assert not _refused(db, insert_refund)
+    with pytest.raises(RuntimeError, match="refund"):
+        _migrate(db, "0004", down=True)
+    assert "reward" in inspect(db.engine).get_table_names()

@@ -1,9 +1,13 @@
 """Helpers shared by tests."""
 
+import contextlib
+import fcntl
 import itertools
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -20,6 +24,25 @@ if TYPE_CHECKING:
 _serial = itertools.count(1)
 
 
+# Races with this many threads hold that many PostgreSQL connections: two at once (one per
+# xdist worker) could pass the server's max_connections (100), so they take turns.
+BIG_RACE = 25
+_RACE_LOCK = Path(tempfile.gettempdir()) / "mitra-backend-tests-big-race.lock"
+
+
+@contextlib.contextmanager
+def _one_big_race_at_a_time(workers: int) -> Iterator[None]:
+    if workers < BIG_RACE:
+        yield
+        return
+    with _RACE_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def race(
     db: "TestDB",
     workers: int,
@@ -29,6 +52,16 @@ def race(
     """Run ``task(session, index)`` in ``workers`` threads, each with its own session and
     connection, released together by a barrier. The ``expected`` domain errors are
     returned in the results instead of raised (a race's losers)."""
+    with _one_big_race_at_a_time(workers):
+        return _race(db, workers, task, expected)
+
+
+def _race(
+    db: "TestDB",
+    workers: int,
+    task: Callable[[Session, int], Any],
+    expected: tuple[type[Exception], ...],
+) -> list[Any]:
     engine = db.new_engine(pool_size=workers + 5, max_overflow=0)
     factory = make_session_factory(engine)
     barrier = threading.Barrier(workers)

@@ -17,6 +17,12 @@ from actions.points import (
     ActionPointsHistory,
     ActionTierStatus,
 )
+from actions.rewards import (
+    ActionBrowseRewards,
+    ActionMoreRewards,
+    ActionRedeemReward,
+    ActionRedemptionStatus,
+)
 from actions.session import ActionGreet
 from tests.support.demo import ANDI, BUDI, RINA, SARAH, STRANGER  # noqa: F401 (re-exported)
 from tests.support.processes import SERVICE_TOKEN, Process, start_backend
@@ -24,8 +30,12 @@ from tests.support.processes import SERVICE_TOKEN, Process, start_backend
 # Every action built on PartnerAction (same error handling).
 PARTNER_ACTIONS = [
     ActionCheckBalance, ActionTierStatus, ActionPointsHistory, ActionExpiringPoints, ActionGreet,
-    ActionClaimStatus,
+    ActionClaimStatus, ActionBrowseRewards, ActionMoreRewards, ActionRedeemReward,
+    ActionRedemptionStatus,
 ]
+
+# The rewards tests' own backend also takes admin calls (points, rewards, fulfilment).
+ADMIN_API_KEY = "test-admin-api-key"
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +54,39 @@ def use_backend(backend: Process, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     backend_client.reset_client()
     yield backend
     backend_client.reset_client()
+
+
+@pytest.fixture(scope="module")
+def rewards_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    """A backend of their own for the reward tests: they spend points and stock, and
+    (as admin) add points and rewards, which the other tests must not see."""
+    log_dir = tmp_path_factory.mktemp("rewards-backend")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ADMIN_API_KEY", ADMIN_API_KEY)  # the process's environment
+        process = start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}")
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def use_rewards_backend(
+    rewards_backend: Process, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Process]:
+    monkeypatch.setenv("BACKEND_URL", rewards_backend.url)
+    monkeypatch.setenv("SERVICE_TOKEN", SERVICE_TOKEN)
+    backend_client.reset_client()
+    yield rewards_backend
+    backend_client.reset_client()
+
+
+def backend_call(
+    backend: Process, method: str, path: str, body: Any = None, token: str = SERVICE_TOKEN,
+) -> requests.Response:
+    """Any call to ``/api/v1{path}``; ``token=ADMIN_API_KEY`` for the admin routes."""
+    return requests.request(
+        method, f"{backend.url}/api/v1{path}", json=body,
+        headers={"Authorization": f"Bearer {token}"}, timeout=10,
+    )
 
 
 def backend_get(backend: Process, path: str, **params: Any) -> Any:

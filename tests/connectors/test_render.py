@@ -365,3 +365,86 @@ def test_mark_as_read() -> None:
     assert mark_as_read_payload("wamid.X", typing_indicator=True)["typing_indicator"] == {
         "type": "text"
     }
+
+
+# ------------------------------------------------------------------ list sections
+
+
+def reward_row(code: str, section: str | None, title: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "title": title or f"Hadiah {code}",
+        "payload": f'/redeem_reward{{"reward_code": "{code}"}}',
+        "description": "1.000 poin · ✅ bisa ditukar",
+    }
+    if section is not None:
+        row["section"] = section
+    return row
+
+
+def test_consecutive_buttons_with_the_same_section_make_one_section() -> None:
+    items = [
+        reward_row("PULSA-25K", "E-wallet & pulsa"),
+        reward_row("VCR-50K", "Voucher belanja"),
+        reward_row("VCR-100K", "Voucher belanja"),
+        reward_row("KAOS-MITRA", "Merchandise"),
+        {"title": "Lainnya", "payload": '/more_rewards{"page_offset": 9}', "section": "Lainnya"},
+    ]
+    (payload,) = render_response(TO, {"text": "Katalog", "buttons": items})
+    sections = payload["interactive"]["action"]["sections"]
+    assert [s["title"] for s in sections] == [
+        "E-wallet & pulsa", "Voucher belanja", "Merchandise", "Lainnya"]
+    assert [len(s["rows"]) for s in sections] == [1, 2, 1, 1]
+    assert sections[1]["rows"][0] == {
+        "id": '/redeem_reward{"reward_code": "VCR-50K"}',
+        "title": "Hadiah VCR-50K",
+        "description": "1.000 poin · ✅ bisa ditukar",
+    }
+    assert "section" not in str(sections[0]["rows"])  # the key is not sent to WhatsApp
+
+
+def test_section_titles_are_cut_to_24_characters() -> None:
+    items = [reward_row("RAK", "Perlengkapan usaha & toko grosir"), reward_row("X", "B"),
+             reward_row("Y", "C"), reward_row("Z", "D")]
+    (payload,) = render_response(TO, {"text": "x", "buttons": items})
+    title = payload["interactive"]["action"]["sections"][0]["title"]
+    assert len(title) == 24 and title.endswith("…")
+
+
+def test_sectioned_buttons_are_a_list_even_when_few() -> None:
+    """Sections exist only in lists: one to three sectioned buttons are list rows."""
+    (payload,) = render_response(TO, {"text": "Bisa ditukar:", "buttons": [
+        reward_row("PULSA-25K", "Bisa ditukar sekarang")]})
+    assert payload["interactive"]["type"] == "list"
+    [section] = payload["interactive"]["action"]["sections"]
+    assert section["title"] == "Bisa ditukar sekarang" and len(section["rows"]) == 1
+    # Without sections, three buttons stay reply buttons.
+    (payload,) = render_response(TO, {"text": "x", "buttons": buttons(3)})
+    assert payload["interactive"]["type"] == "button"
+
+
+def test_ten_rows_in_total_across_sections() -> None:
+    items = [reward_row(f"R{i}", f"Jenis {i // 4}") for i in range(12)]
+    (payload,) = render_response(TO, {"text": "x", "buttons": items})
+    sections = payload["interactive"]["action"]["sections"]
+    assert sum(len(s["rows"]) for s in sections) == 10
+    assert [s["title"] for s in sections] == ["Jenis 0", "Jenis 1", "Jenis 2", "Lainnya / More"]
+    assert sections[-1]["rows"] == [{"id": "/menu", "title": "Lainnya / More"}]
+
+
+def test_rows_without_a_section_among_sectioned_ones_get_a_title() -> None:
+    items = [reward_row("A", "Voucher"), reward_row("B", None), reward_row("C", None),
+             reward_row("D", "Voucher")]
+    (payload,) = render_response(TO, {"text": "x", "buttons": items})
+    sections = payload["interactive"]["action"]["sections"]
+    assert [s["title"] for s in sections] == ["Voucher", "Lainnya / More", "Voucher"]
+    assert all(s.get("title") for s in sections)  # WhatsApp: required with 2+ sections
+
+
+def test_one_unsectioned_list_keeps_the_configured_section_title() -> None:
+    response = {"text": "x", "buttons": buttons(5),
+                "custom": {"whatsapp_options": {"section_title": "Menu utama"}}}
+    (payload,) = render_response(TO, response)
+    [section] = payload["interactive"]["action"]["sections"]
+    assert section["title"] == "Menu utama" and len(section["rows"]) == 5
+    (payload,) = render_response(TO, {"text": "x", "buttons": buttons(5)})
+    assert "title" not in payload["interactive"]["action"]["sections"][0]

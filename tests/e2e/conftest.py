@@ -12,7 +12,7 @@ import requests
 
 from tests.support.processes import Process, Stack, running, start_stack
 
-__all__ = ["Stack", "inbound", "message_text", "wait_for_messages"]
+__all__ = ["Stack", "inbound", "message_text", "next_message", "sent_to", "wait_for_messages"]
 
 
 def sent_to(sandbox: Process, wa_id: str) -> list[dict[str, Any]]:
@@ -41,6 +41,17 @@ def inbound(sandbox: Process, **body: Any) -> dict[str, Any]:
     return result
 
 
+def next_message(
+    sandbox: Process, wa_id: str, timeout: float = 60.0, **body: Any
+) -> dict[str, Any]:
+    """Send one message as ``wa_id`` and return the bot's next message to them."""
+    seen = len([m for m in sent_to(sandbox, wa_id) if m.get("type") != "read"])
+    inbound(sandbox, **{"from": wa_id, **body})
+    messages = wait_for_messages(sandbox, wa_id, seen + 1, timeout=timeout)
+    assert len(messages) > seen, f"no answer to {body}"
+    return messages[seen]
+
+
 def message_text(payload: dict[str, Any]) -> str:
     """The visible text of a Cloud API message payload (text or interactive body)."""
     if payload.get("type") == "text":
@@ -53,5 +64,15 @@ def message_text(payload: dict[str, Any]) -> str:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = start_stack(tmp_path_factory.mktemp("e2e"), gateway=True)  # as make run
+    with running(*stack.processes):
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def spending_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own for the tests that earn or spend points (claims, redemptions):
+    the other end-to-end tests read the demo partners' balances from their first message
+    on, so these must not change them."""
+    stack = start_stack(tmp_path_factory.mktemp("spending-e2e"), gateway=True)
     with running(*stack.processes):
         yield stack

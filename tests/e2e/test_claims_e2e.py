@@ -5,7 +5,6 @@ credits the ledger; the same invoice again is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,17 @@ import pytest
 import requests
 
 from actions.formatting import format_points
-from tests.e2e.conftest import Stack, inbound, message_text, wait_for_messages
+from tests.e2e.conftest import Stack, inbound, message_text, next_message, wait_for_messages
 from tests.support.demo import BUDI, SARAH
-from tests.support.processes import running, start_stack
 
 SAMPLE_INVOICE = Path(__file__).resolve().parents[2] / "sandbox" / "static" / "sample-invoice.jpg"
 SAMPLE_INVOICE_NO = "INV/DN/2611/00123"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A stack of its own: these tests write to Budi's and Sarah's chats and claims, which
-    the other end-to-end tests read from their first message on."""
-    stack = start_stack(tmp_path_factory.mktemp("claims-e2e"), gateway=True)
-    with running(*stack.processes):
-        yield stack
+@pytest.fixture()
+def stack(spending_stack: Stack) -> Stack:
+    """These tests write to Budi's and Sarah's chats and claims: the spending stack."""
+    return spending_stack
 
 
 def upload_photo(stack: Stack, path: Path) -> str:
@@ -86,6 +81,5 @@ def test_invoice_photo_is_read_confirmed_and_approved_then_refused_as_duplicate(
 
 
 def test_english_partner_asks_for_claims_and_is_told_how_to_start(stack: Stack):
-    inbound(stack.sandbox, **{"from": SARAH, "text": "I want to claim points"})
-    text = message_text(wait_for_messages(stack.sandbox, SARAH, 1, timeout=60)[-1])
+    text = message_text(next_message(stack.sandbox, SARAH, text="I want to claim points"))
     assert "photo of the invoice" in text, text

@@ -28,8 +28,9 @@ from app.schemas.common import WA_ID_PATTERN
 _bearer = HTTPBearer(
     auto_error=False,
     description=(
-        "The caller's own secret: SERVICE_TOKEN (action server), ERP_API_KEY (ERP) or "
-        "ADMIN_API_KEY (admin automation). Each route names the scope it needs."
+        "The caller's own secret: SERVICE_TOKEN (action server), ERP_API_KEY (ERP), "
+        "ADMIN_API_KEY (admin automation) or PAYOUT_CALLBACK_TOKEN (the payout "
+        "provider's callbacks). Each route names the scope it needs."
     ),
 )
 
@@ -106,6 +107,9 @@ PointsAdjuster = Annotated[Principal, _scoped(Scope.POINTS_ADJUST)]
 PartnerManager = Annotated[Principal, _scoped(Scope.PARTNER_MANAGE)]
 SalesWriter = Annotated[Principal, _scoped(Scope.SALES_WRITE)]
 ClaimsReviewer = Annotated[Principal, _scoped(Scope.CLAIMS_REVIEW)]
+RewardsManager = Annotated[Principal, _scoped(Scope.REWARDS_MANAGE)]
+RedemptionsReader = Annotated[Principal, _scoped(Scope.REDEMPTIONS_READ)]
+PayoutsCallback = Annotated[Principal, _scoped(Scope.PAYOUTS_CALLBACK)]
 
 WaIdPath = Annotated[
     str,

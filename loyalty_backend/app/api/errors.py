@@ -15,10 +15,16 @@ from app.services.errors import (
     ImageTooLarge,
     InsufficientPoints,
     InvalidClaim,
+    InvalidRedemption,
+    InvalidReward,
+    InvalidTransition,
     PartnerLeft,
     PartnerNotFound,
     PartnerSuspended,
+    RedemptionNotFound,
+    RedemptionRefused,
     ReservedIdempotencyKey,
+    RewardNotFound,
     TiersNotConfigured,
     UnreadableImage,
     UnsupportedImageType,
@@ -42,6 +48,12 @@ _STATUS: dict[type[DomainError], int] = {
     ImageTooLarge: 413,
     UnsupportedImageType: 415,
     UnreadableImage: 422,
+    RewardNotFound: 404,
+    RedemptionNotFound: 404,
+    InvalidReward: 422,
+    InvalidRedemption: 422,
+    RedemptionRefused: 409,
+    InvalidTransition: 409,
 }
 
 
@@ -51,6 +63,7 @@ def install(app: FastAPI) -> None:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
         if status == 500:
             log.error("domain error", extra={"error": type(exc).__name__, "detail": exc.detail})
-        # Some errors say more than ``detail`` (DuplicateClaim: its code and claim_no).
+        # Some errors say more than ``detail`` (DuplicateClaim: its code and claim_no;
+        # RedemptionRefused: its code, points_short and description).
         extra = getattr(exc, "fields", {})
         return JSONResponse(status_code=status, content={"detail": exc.detail, **extra})

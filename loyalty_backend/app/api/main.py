@@ -4,12 +4,15 @@ from app.api.routes import (
     admin_claims,
     admin_partners,
     admin_points,
+    admin_rewards,
     catalogue,
     claims,
     erp,
     ocr,
     partners,
+    payouts,
     points,
+    rewards,
     tiers,
 )
 
@@ -24,3 +27,6 @@ api_router.include_router(erp.router)
 api_router.include_router(ocr.router)
 api_router.include_router(claims.router)
 api_router.include_router(admin_claims.router)
+api_router.include_router(rewards.router)
+api_router.include_router(admin_rewards.router)
+api_router.include_router(payouts.router)

@@ -1,9 +1,11 @@
-"""Load the catalogue and the earn rules from YAML: ``python -m app.commands.load_content``.
+"""Load the catalogue, the earn rules and the rewards: ``python -m app.commands.load_content``.
 
-Reads ``content/catalogue.yml`` and ``content/earn_rules.yml`` (repository root, or
-``--content-dir``), checks them, and upserts them: products by SKU (synonyms replaced),
-rules by code. A product or rule that is no longer in its file is deactivated, never
-deleted: invoices, ERP lines and claims keep referring to it.
+Reads ``content/catalogue.yml``, ``content/earn_rules.yml`` and ``content/rewards.yml``
+(repository root, or ``--content-dir``), checks them, and upserts them: products by SKU
+(synonyms replaced), rules and rewards by code. A product, rule or reward that is no
+longer in its file is deactivated, never deleted: invoices, ERP lines, claims and
+redemptions keep referring to it. A reward's ``stock`` is written only when the reward is
+first loaded (app/services/rewards.py): loading again never refills it.
 
 ``--check`` validates only (no database), for ``make validate``. Every problem is
 reported as ``file:line: where: what``; the exit status is 2 when there is any, and then
@@ -28,6 +30,8 @@ from app.core.db import write_transaction
 from app.models import EarnRule, Product, ProductSynonym
 from app.models.catalogue import RuleKind
 from app.models.enums import PartnerRole
+from app.schemas.reward import RewardDefinition
+from app.services import rewards as reward_service
 from app.services.catalogue import normalise_product_text
 from app.services.earn_rules import validate_params
 from app.services.tiers import DEFAULT_TIERS
@@ -35,6 +39,7 @@ from app.services.tiers import DEFAULT_TIERS
 CONTENT_DIR = Path(__file__).resolve().parents[3] / "content"
 CATALOGUE_FILE = "catalogue.yml"
 RULES_FILE = "earn_rules.yml"
+REWARDS_FILE = "rewards.yml"
 UNITS = ("karton", "dus", "bal")
 TIER_CODES = frozenset(code for code, *_ in DEFAULT_TIERS)
 
@@ -158,6 +163,7 @@ class RuleIn(_Strict):
 class Content:
     products: list[ProductIn]
     rules: list[RuleIn]
+    rewards: list[RewardDefinition] = field(default_factory=list)
 
 
 # --- reading and checking --------------------------------------------------------------------
@@ -278,7 +284,36 @@ def read_content(content_dir: Path = CONTENT_DIR) -> tuple[Content, list[str]]:
                     f"unknown tiers: {', '.join(sorted(extra))}",
                 )
         rules.append(rule)
-    return Content(products, rules), problems.items
+    rewards = _read_rewards(content_dir / REWARDS_FILE, problems)
+    return Content(products, rules, rewards), problems.items
+
+
+def _read_rewards(path: Path, problems: Problems) -> list[RewardDefinition]:
+    """The rewards of ``rewards.yml``; a name or synonym may name one reward only."""
+    found: list[RewardDefinition] = []
+    seen_codes: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    for n, item in enumerate(_load_list(path, "rewards", problems)):
+        where = f"rewards[{n}]"
+        if _duplicate(item, "code", seen_codes, path, where, problems):
+            continue
+        reward = _validate(RewardDefinition, item, path, where, problems)
+        if reward is None:
+            continue
+        for text in (reward.name.id, reward.name.en, *reward.synonyms):
+            normal = reward_service.normalise_reward_text(text)
+            owner = texts.setdefault(normal, reward.code)
+            if not normal:
+                problems.add(path, _line_of(item, "synonyms"), where, f"{text!r} has no words")
+            elif owner != reward.code:
+                problems.add(
+                    path,
+                    _line_of(item, "synonyms"),
+                    f"{where}.synonyms",
+                    f"{text!r} also names {owner}: a partner writing it could mean either",
+                )
+        found.append(reward)
+    return found
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -288,7 +323,8 @@ def read_content(content_dir: Path = CONTENT_DIR) -> tuple[Content, list[str]]:
 class LoadSummary:
     products: int
     rules: int
-    deactivated: int
+    deactivated: int  # products, rules and rewards no longer in their files
+    rewards: int = 0
 
 
 def apply_content(session: Session, content: Content) -> LoadSummary:
@@ -336,7 +372,13 @@ def apply_content(session: Session, content: Content) -> LoadSummary:
                 rule.active, rule.updated_at = False, now
                 deactivated += 1
         session.flush()
-    return LoadSummary(len(content.products), len(content.rules), deactivated)
+        loaded = reward_service.apply_content_rewards(session, content.rewards, now)
+    return LoadSummary(
+        len(content.products),
+        len(content.rules),
+        deactivated + loaded.deactivated,
+        rewards=loaded.rewards,
+    )
 
 
 def load_content(session: Session, content_dir: Path = CONTENT_DIR) -> LoadSummary:
@@ -365,15 +407,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(problems)} problem(s): nothing loaded", file=sys.stderr)
         return 2
     if args.check:
-        print(f"content ok: {len(content.products)} products, {len(content.rules)} rules")
+        print(
+            f"content ok: {len(content.products)} products, {len(content.rules)} rules, "
+            f"{len(content.rewards)} rewards"
+        )
         return 0
     from app.core.db import get_session_factory  # here: --check needs no database
 
     with get_session_factory()() as session:
         summary = apply_content(session, content)
     print(
-        f"loaded {summary.products} products, {summary.rules} rules "
-        f"({summary.deactivated} deactivated)"
+        f"loaded {summary.products} products, {summary.rules} rules, {summary.rewards} "
+        f"rewards ({summary.deactivated} deactivated)"
     )
     return 0
 

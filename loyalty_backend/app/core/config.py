@@ -1,6 +1,7 @@
 """Settings from environment variables, with defaults that make a local run work.
 
-Secrets (``SERVICE_TOKEN``, ``ERP_API_KEY``, ``ADMIN_API_KEY``) have no default at all:
+Secrets (``SERVICE_TOKEN``, ``ERP_API_KEY``, ``ADMIN_API_KEY``,
+``PAYOUT_CALLBACK_TOKEN``) have no default at all:
 
 - blank (or only spaces) means missing;
 - in ``development`` and ``test`` a missing secret disables that caller: every token it
@@ -16,7 +17,7 @@ import each other's code, so the rule is written twice; keep them in step).
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,7 @@ class AppEnv(StrEnum):
 
 # The callers' secrets, one environment variable each (see app/core/security.py for what
 # each caller may do).
-CREDENTIAL_VARS = ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY")
+CREDENTIAL_VARS = ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY", "PAYOUT_CALLBACK_TOKEN")
 
 MIN_SECRET_BYTES = 32
 # Every secret value that is (or was) committed to this repository or its docs.
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     SERVICE_TOKEN: SecretStr | None = None  # the action server (read-only bot)
     ERP_API_KEY: SecretStr | None = None  # the brand's ERP/DMS
     ADMIN_API_KEY: SecretStr | None = None  # admin automation
+    PAYOUT_CALLBACK_TOKEN: SecretStr | None = None  # the payout provider's callbacks
 
     # `python -m app.initial_data` seeds the demo partners outside development/test only
     # when asked: `--demo` or SEED_DEMO=1.
@@ -107,6 +109,13 @@ class Settings(BaseSettings):
     CLAIM_VELOCITY_PER_DAY: int = 30
     CLAIM_QUANTITY_REVIEW_LIMIT: int = 2000
     CLAIM_QUANTITY_HISTORY_FACTOR: int = 5
+
+    # Rewards (app/services/fulfilment.py): who pays out e-wallet/pulsa and cashback
+    # redemptions. "fake" is the development and test provider; its mode: "instant"
+    # (paid at once), "async" (pending until POST /integrations/payouts/fake/callback)
+    # or "fail" (refused: the redemption is cancelled and its points refunded).
+    PAYOUT_PROVIDER: str = "fake"
+    PAYOUT_FAKE_MODE: Literal["instant", "async", "fail"] = "instant"
 
     LOG_LEVEL: str = "INFO"
     # "json" (one JSON object per line) or "kv" (key=value).

@@ -1,15 +1,20 @@
-"""Who may call the API: three callers, each with its own secret and its own scopes.
+"""Who may call the API: four callers, each with its own secret and its own scopes.
 
-| caller    | secret (env)    | scopes                                         |
-|-----------|-----------------|------------------------------------------------|
-| ``service`` | ``SERVICE_TOKEN`` | ``partner:read``, ``ledger:read``, ``partner:act`` |
-| ``erp``     | ``ERP_API_KEY``   | ``partner:read``, ``ledger:read``, ``sales:write`` |
-| ``admin``   | ``ADMIN_API_KEY`` | ``points:adjust``, ``partner:manage``              |
+| caller      | secret (env)              | scopes                                  |
+|-------------|---------------------------|-----------------------------------------|
+| ``service`` | ``SERVICE_TOKEN``         | ``partner:read``, ``ledger:read``,         |
+|             |                           | ``partner:act``                           |
+| ``erp``     | ``ERP_API_KEY``           | ``partner:read``, ``ledger:read``,         |
+|             |                           | ``sales:write``, ``redemptions:read``      |
+| ``admin``   | ``ADMIN_API_KEY``         | ``points:adjust``, ``partner:manage``,     |
+|             |                           | ``claims:review``, ``rewards:manage``,     |
+|             |                           | ``redemptions:read``                      |
+| ``payouts`` | ``PAYOUT_CALLBACK_TOKEN`` | ``payouts:callback``                      |
 
 The action server (``service``) acts for partners: it reads a partner and performs what
-the partner asked for (today: set the language; later claim, redeem, answer a quiz). It
-never mints or adjusts points: raw earn/spend are ``points:adjust``, the admin's. The
-caller's name is the audit actor.
+the partner asked for (set the language, claim, redeem a reward). It never mints or
+adjusts points: raw earn/spend are ``points:adjust``, the admin's. The payout provider
+(``payouts``) may only report how a payout ended. The caller's name is the audit actor.
 
 A presented token is compared in constant time (``hmac.compare_digest`` over SHA-256
 digests, so lengths do not leak either) against every configured secret, always all of
@@ -32,6 +37,9 @@ class Scope(StrEnum):
     POINTS_ADJUST = "points:adjust"  # raw earn/spend: admin adjustments
     PARTNER_MANAGE = "partner:manage"  # a partner's status (active, suspended, left)
     CLAIMS_REVIEW = "claims:review"  # list claims awaiting review, approve or reject them
+    REWARDS_MANAGE = "rewards:manage"  # rewards, voucher pools, redemptions' fulfilment
+    REDEMPTIONS_READ = "redemptions:read"  # the redemption feed (ERP, admin)
+    PAYOUTS_CALLBACK = "payouts:callback"  # the payout provider reports a payout's outcome
 
 
 @dataclass(frozen=True)
@@ -50,13 +58,24 @@ CALLERS = (
     Caller(
         "erp",
         "ERP_API_KEY",
-        frozenset({Scope.PARTNER_READ, Scope.LEDGER_READ, Scope.SALES_WRITE}),
+        frozenset(
+            {Scope.PARTNER_READ, Scope.LEDGER_READ, Scope.SALES_WRITE, Scope.REDEMPTIONS_READ}
+        ),
     ),
     Caller(
         "admin",
         "ADMIN_API_KEY",
-        frozenset({Scope.POINTS_ADJUST, Scope.PARTNER_MANAGE, Scope.CLAIMS_REVIEW}),
+        frozenset(
+            {
+                Scope.POINTS_ADJUST,
+                Scope.PARTNER_MANAGE,
+                Scope.CLAIMS_REVIEW,
+                Scope.REWARDS_MANAGE,
+                Scope.REDEMPTIONS_READ,
+            }
+        ),
     ),
+    Caller("payouts", "PAYOUT_CALLBACK_TOKEN", frozenset({Scope.PAYOUTS_CALLBACK})),
 )
 
 

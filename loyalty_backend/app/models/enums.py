@@ -30,10 +30,12 @@ class LedgerReason(StrEnum):
     EXPIRY = "expiry"
     WELCOME_BONUS = "welcome_bonus"
     CAMPAIGN_BONUS = "campaign_bonus"
+    REFUND = "refund"  # points of a cancelled redemption, given back (a new lot)
 
 
-# Reasons a caller may use to add points, and to take them away. "expiry" is the
-# ledger's own; "adjustment" goes both ways (an admin correction).
+# Reasons that add points, and that take them away. "expiry" is the ledger's own;
+# "adjustment" goes both ways (an admin correction); "refund" is written only by the
+# redemptions service (key namespace ``refund:``), never accepted from an API caller.
 EARN_REASONS = frozenset(
     {
         LedgerReason.CLAIM,
@@ -42,6 +44,7 @@ EARN_REASONS = frozenset(
         LedgerReason.ADJUSTMENT,
         LedgerReason.WELCOME_BONUS,
         LedgerReason.CAMPAIGN_BONUS,
+        LedgerReason.REFUND,
     }
 )
 SPEND_REASONS = frozenset({LedgerReason.REDEMPTION, LedgerReason.ADJUSTMENT})

@@ -30,6 +30,9 @@ class Partner(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What distributors print on invoices as "Kode Plg"; ERP sales lines carry it.
     erp_customer_code: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+    # Where rewards that are goods are shipped; set by the partner's last redemption that
+    # gave one (app/services/redemptions.py). None: not known yet.
+    address: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     parent: Mapped["Partner | None"] = relationship(remote_side=[id])

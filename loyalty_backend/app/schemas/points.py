@@ -1,7 +1,7 @@
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.models import LedgerEntry
 from app.schemas.common import (
@@ -97,3 +97,23 @@ class ExpiringOut(BaseModel):
     total_points: int
     within_days: int
     lots: list[ExpiringLotOut]
+
+
+class AdjustmentIn(BaseModel):
+    """An admin correction: positive adds points, negative takes them (409 when the
+    balance does not cover it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(ge=-MAX_POINTS_PER_ENTRY, le=MAX_POINTS_PER_ENTRY, strict=True)
+    note: Annotated[Description, StringConstraints(min_length=1)] = Field(
+        description="why (kept as the entry's description and in the audit trail)"
+    )
+    idempotency_key: IdempotencyKey
+
+    @field_validator("points")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0")
+        return value

@@ -115,3 +115,80 @@ class UnsupportedImageType(DomainError):
 
 class UnreadableImage(DomainError):
     detail = "the file could not be read as an image"
+
+
+# --- rewards and redemptions (app/services/rewards.py, vouchers.py, redemptions.py) -------
+
+
+class RewardNotFound(DomainError):
+    detail = "reward not found"
+
+
+class RedemptionNotFound(DomainError):
+    detail = "redemption not found"
+
+
+class InvalidReward(DomainError):
+    """A reward definition or a voucher import the backend cannot take (422)."""
+
+    detail = "invalid reward"
+
+
+class RedemptionRefused(DomainError):
+    """A redemption the rules refuse (409).
+
+    ``code`` is ``insufficient_points``, ``out_of_stock``, ``not_eligible``,
+    ``limit_reached`` or ``address_required``; ``description`` says why in both
+    languages, for the partner; ``points_short`` (insufficient points only) is how many
+    points are missing.
+    """
+
+    detail = "redemption refused"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str,
+        description: dict[str, str] | None = None,
+        points_short: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.description = description
+        self.points_short = points_short
+
+    @property
+    def fields(self) -> dict[str, object]:
+        found: dict[str, object] = {"code": self.code}
+        if self.points_short is not None:
+            found["points_short"] = self.points_short
+        if self.description is not None:
+            found["description"] = dict(self.description)
+        return found
+
+
+class RedemptionKeyConflict(IdempotencyConflict):
+    """The redemption's idempotency key was used for another partner or reward (409)."""
+
+    detail = "idempotency key already used for a different redemption"
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {"code": "idempotency_conflict"}
+
+
+class InvalidTransition(DomainError):
+    """A status change the redemption's kind and status do not allow (409)."""
+
+    detail = "status change not allowed"
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {"code": "invalid_transition"}
+
+
+class InvalidRedemption(DomainError):
+    """A redemption request or fulfilment update the backend cannot take as sent (422)."""
+
+    detail = "invalid redemption request"

@@ -19,6 +19,10 @@ Rules (the part that must never be wrong):
   the next run, the others still expire.
 - Only an active partner earns or spends (``PartnerSuspended``, ``PartnerLeft``
   otherwise, checked inside the write transaction); expiry applies whatever the status.
+- A ``refund`` (points of a cancelled redemption given back, written only by
+  app/services/redemptions.py in the ``refund:`` namespace) is a new lot like any earn,
+  but it is written whatever the partner's status (the points were theirs already) and
+  does not add to ``lifetime_earned`` (they were earned once, when first credited).
 - Every earn/spend carries a UNIQUE idempotency key: a replay returns the first entry
   and changes nothing, also when the two requests race (the unique index decides).
 - Lock order is always account row, then lots (no deadlocks on PostgreSQL). On SQLite,
@@ -55,6 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -209,7 +214,7 @@ def earn(
 
     Raises ReservedIdempotencyKey for a caller's key in a reserved namespace, and
     PartnerSuspended / PartnerLeft unless the partner is active (a replay of an earlier
-    request still answers with its entry).
+    request still answers with its entry; a ``refund`` is written whatever the status).
     """
     check_idempotency_key(idempotency_key, key_owner)
     if points <= 0:
@@ -226,8 +231,10 @@ def earn(
         existing = _entry_by_key(session, idempotency_key)
         if existing is not None:
             return _replay(existing, request)
-        _require_active(session, partner_id)
-        balance_after = _credit(session, partner_id, points, now)
+        refund = reason == LedgerReason.REFUND
+        if not refund:
+            _require_active(session, partner_id)
+        balance_after = _credit(session, partner_id, points, now, lifetime=not refund)
         entry = LedgerEntry(
             partner_id=partner_id,
             delta=points,
@@ -318,6 +325,35 @@ def spend(
         return LedgerResult(entry, created=True)
 
     return _run_idempotent(session, idempotency_key, request, apply)
+
+
+def adjust(
+    session: Session,
+    *,
+    partner_id: int,
+    points: int,
+    note: str,
+    idempotency_key: str,
+    actor: str,
+    now: datetime | None = None,
+) -> LedgerResult:
+    """An admin correction: ``points`` > 0 earns, < 0 spends (InsufficientPoints when the
+    balance does not cover it), reason ``adjustment``, the note as the description (so
+    the entry's audit row carries it). A replayed key answers with the first entry."""
+    if points == 0:
+        raise ValueError("an adjustment moves at least one point")
+    common: dict[str, Any] = {
+        "partner_id": partner_id,
+        "points": abs(points),
+        "reason": LedgerReason.ADJUSTMENT.value,
+        "reference_type": "adjustment",
+        "reference_id": actor[:64],
+        "idempotency_key": idempotency_key,
+        "description": note[:200],
+        "now": now,
+        "actor": actor,
+    }
+    return earn(session, **common) if points > 0 else spend(session, **common)
 
 
 def expire_due_lots(
@@ -504,13 +540,15 @@ def _replay(entry: LedgerEntry, request: _Request) -> LedgerResult:
     return LedgerResult(entry, created=False)
 
 
-def _credit(session: Session, partner_id: int, points: int, now: datetime) -> int:
+def _credit(
+    session: Session, partner_id: int, points: int, now: datetime, *, lifetime: bool = True
+) -> int:
     stmt = (
         update(PointsAccount)
         .where(PointsAccount.partner_id == partner_id)
         .values(
             balance=PointsAccount.balance + points,
-            lifetime_earned=PointsAccount.lifetime_earned + points,
+            lifetime_earned=PointsAccount.lifetime_earned + (points if lifetime else 0),
             updated_at=now,
         )
         .returning(PointsAccount.balance)
@@ -635,6 +673,7 @@ def _audit_entry(
             "reason": entry.reason,
             "reference_type": entry.reference_type,
             "reference_id": entry.reference_id,
+            "description": entry.description,
             "idempotency_key": entry.idempotency_key,
             **extra,
         },

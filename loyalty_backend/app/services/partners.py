@@ -20,12 +20,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.core.clock import utcnow
 from app.core.db import write_transaction
-from app.models import ConsentRecord, Partner, Tier
+from app.models import ConsentRecord, Partner, PointsAccount, PointsLot, Tier
 from app.models.enums import Language, PartnerRole, PartnerStatus
 from app.schemas.common import WA_ID_PATTERN
 from app.services import audit, ledger, tiers
@@ -81,6 +81,49 @@ def profile(session: Session, wa_id: str, now: datetime | None = None) -> Partne
     partner, parent_wa_id = row
     ensure_readable(partner)
     return PartnerProfile(partner, parent_wa_id, tiers.current_tier(session, partner.id, now))
+
+
+@dataclass(frozen=True)
+class PartnerSummary:
+    """One line of the admin's partner list."""
+
+    partner: Partner
+    tier: Tier | None  # None when no tiers are configured
+    balance: int  # available points: the account less what is already past its expiry
+
+
+def list_partners(
+    session: Session, *, limit: int, offset: int, now: datetime | None = None
+) -> tuple[list[PartnerSummary], int]:
+    """Every partner (whatever the status), oldest first, with tier and available points,
+    and how many there are. Reads only: points past their expiry are left out of the
+    balance here and swept by the daily job or the partner's next read."""
+    now = now or utcnow()
+    due = (
+        select(PointsLot.partner_id, func.sum(PointsLot.points_remaining).label("points"))
+        .where(PointsLot.points_remaining > 0, PointsLot.expires_at < now)
+        .group_by(PointsLot.partner_id)
+        .subquery()
+    )
+    total = session.scalar(select(func.count()).select_from(Partner)) or 0
+    rows = session.execute(
+        select(Partner, PointsAccount.balance, due.c.points)
+        .outerjoin(PointsAccount, PointsAccount.partner_id == Partner.id)
+        .outerjoin(due, due.c.partner_id == Partner.id)
+        .order_by(Partner.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    configured = bool(tiers.list_tiers(session))
+    summaries = [
+        PartnerSummary(
+            partner=partner,
+            tier=tiers.current_tier(session, partner.id, now) if configured else None,
+            balance=int(balance or 0) - int(expired or 0),
+        )
+        for partner, balance, expired in rows
+    ]
+    return summaries, total
 
 
 def set_language(

@@ -34,7 +34,12 @@ PUBLIC = frozenset(
     }
 )
 # A valid demo value for every path parameter a route may have.
-PATH_VALUES = {"wa_id": BUDI.wa_id, "claim_no": "KLM-000001"}
+PATH_VALUES = {
+    "wa_id": BUDI.wa_id,
+    "claim_no": "KLM-000001",
+    "code": "VCR-50K",
+    "redemption_no": "RDM-000001",
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,11 @@ def test_the_walk_sees_the_whole_api() -> None:
         "GET /api/v1/tiers",
         "POST /api/v1/admin/partners/by-wa/{wa_id}/points/earn",
         "POST /api/v1/admin/partners/by-wa/{wa_id}/points/spend",
+        "GET /api/v1/partners/by-wa/{wa_id}/rewards",
+        "POST /api/v1/partners/by-wa/{wa_id}/redemptions",
+        "POST /api/v1/admin/rewards",
+        "PATCH /api/v1/admin/redemptions/{redemption_no}",
+        "POST /api/v1/integrations/payouts/fake/callback",
     } <= seen
     assert len(OPERATIONS) >= 10
 
@@ -124,11 +134,18 @@ def test_the_scope_table() -> None:
     table = {caller.name: {str(s) for s in caller.scopes} for caller in CALLERS}
     assert table == {
         "service": {"partner:read", "ledger:read", "partner:act"},
-        "erp": {"partner:read", "ledger:read", "sales:write"},
-        "admin": {"points:adjust", "partner:manage", "claims:review"},
+        "erp": {"partner:read", "ledger:read", "sales:write", "redemptions:read"},
+        "admin": {
+            "points:adjust",
+            "partner:manage",
+            "claims:review",
+            "rewards:manage",
+            "redemptions:read",
+        },
+        "payouts": {"payouts:callback"},
     }
-    # The bot never mints or adjusts points.
-    assert not any("points" in scope for scope in table["service"])
+    # The bot never mints or adjusts points, nor manages rewards.
+    assert not any("points" in scope or "rewards" in scope for scope in table["service"])
 
 
 def test_openapi_names_each_routes_scope(client: TestClient) -> None:
@@ -183,6 +200,7 @@ def test_a_caller_without_a_secret_is_disabled(
             SERVICE_TOKEN=CREDENTIALS["SERVICE_TOKEN"],
             ERP_API_KEY=CREDENTIALS["ERP_API_KEY"],
             ADMIN_API_KEY="  ",
+            PAYOUT_CALLBACK_TOKEN=CREDENTIALS["PAYOUT_CALLBACK_TOKEN"],
         ),
     )
     earn = f"/api/v1/admin/partners/by-wa/{BUDI.wa_id}/points/earn"

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.commands import load_content
-from app.models import EarnRule, Product
+from app.models import EarnRule, Product, Reward
 from app.services import catalogue
 
 
@@ -19,7 +19,7 @@ def content(tmp_path: Path) -> Path:
 
 def test_the_repository_content_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert load_content.main(["--check"]) == 0
-    assert "content ok: 8 products, 8 rules" in capsys.readouterr().out
+    assert "content ok: 8 products, 8 rules, 7 rewards" in capsys.readouterr().out
 
 
 def test_load_upserts_and_deactivates(session: Session, content: Path) -> None:
@@ -174,3 +174,77 @@ def test_invalid_content_exits_2_and_loads_nothing(
     assert session.scalars(select(Product)).all() == []
     missing = content / "nowhere"
     assert load_content.main(["--check", "--content-dir", str(missing)]) == 2
+
+
+def test_reward_problems_are_reported_by_file_and_line(content: Path) -> None:
+    rewards_text = """rewards:
+  - code: PULSA-25K
+    kind: ewallet
+    name: {id: Pulsa, en: Phone credit}
+    description: {id: Pulsa., en: Credit.}
+    cost: 10
+    synonyms: [pulsa]
+  - code: PULSA-25K
+    kind: ewallet
+    name: {id: Lagi, en: Again}
+    description: {id: X., en: X.}
+    cost: 10
+  - code: VCR-X
+    kind: voucher
+    name: {id: Voucher, en: Voucher}
+    description: {id: X., en: X.}
+    cost: 10
+    stock: 5
+  - code: BIKE
+    kind: vehicle
+    name: {id: Motor, en: Motorbike}
+    description: {id: X., en: X.}
+    cost: 0
+    eligible: {tiers: [diamond], roles: [king]}
+    limit: {count: 1, period: decade}
+    window: {from: 2026-12-31, to: 2026-01-01}
+  - code: KAOS
+    kind: merchandise
+    name: {id: Kaos, en: T-shirt}
+    description: {id: X., en: X.}
+    cost: 10
+    synonyms: [Pulsa]
+"""
+    (content / "rewards.yml").write_text(rewards_text)
+    problems = load_content.read_content(content)[1]
+    rew = content / "rewards.yml"
+    expected = [
+        f"{rew}:8: rewards[1].code: PULSA-25K already on line 2",
+        f"{rew}:13: rewards[2]: Value error, a voucher reward's stock is its pool of codes",
+        f"{rew}:20: rewards[3].kind: Input should be 'ewallet', 'voucher', 'merchandise', "
+        "'business_supply' or 'cashback'",
+        f"{rew}:23: rewards[3].cost: Input should be greater than or equal to 1",
+        f"{rew}:24: rewards[3].eligible.tiers: Value error, unknown tier 'diamond'",
+        f"{rew}:24: rewards[3].eligible.roles: Value error, unknown role 'king'",
+        f"{rew}:25: rewards[3].limit.period: Input should be 'day', 'week', 'month', "
+        "'quarter' or 'year'",
+        f"{rew}:26: rewards[3].window: Value error, from is after to",
+        f"{rew}:32: rewards[4].synonyms: 'Pulsa' also names PULSA-25K",
+    ]
+    for line in expected:
+        assert any(problem.startswith(line) for problem in problems), (line, problems)
+    assert load_content.main(["--check", "--content-dir", str(content)]) == 2
+
+
+def test_rewards_file_is_required(content: Path) -> None:
+    (content / "rewards.yml").unlink()
+    problems = load_content.read_content(content)[1]
+    assert problems == [f"{content / 'rewards.yml'}:0: file: not found"]
+
+
+def test_rewards_are_loaded_and_deactivated(session: Session, content: Path) -> None:
+    first = load_content.load_content(session, content)
+    assert first.rewards == 7
+    rewards_file = content / "rewards.yml"
+    text = rewards_file.read_text()
+    rewards_file.write_text(text[: text.index("  - code: TV-43")])
+    summary = load_content.load_content(session, content)
+    assert (summary.rewards, summary.deactivated) == (6, 1)
+    session.expire_all()
+    tv = session.scalars(select(Reward).where(Reward.code == "TV-43")).one()
+    assert tv.active is False and tv.stock == 3

@@ -65,7 +65,7 @@ def test_production_refuses_a_bad_secret(name: str, value: str | None, problem: 
 
 def test_production_names_every_missing_secret() -> None:
     with pytest.raises(ValidationError) as error:
-        Settings(APP_ENV="production", SERVICE_TOKEN=None, ERP_API_KEY=None, ADMIN_API_KEY=None)
+        Settings(APP_ENV="production", **dict.fromkeys(CREDENTIAL_VARS))
     for name in CREDENTIAL_VARS:
         assert f"{name} is not set" in str(error.value)
 
@@ -76,7 +76,9 @@ def test_sixteen_bytes_of_multibyte_text_are_counted_in_bytes() -> None:
 
 @pytest.mark.parametrize("env", ["development", "test"])
 def test_outside_production_a_missing_secret_disables_the_caller(env: str) -> None:
-    configured = Settings(APP_ENV=env, SERVICE_TOKEN=" ", ERP_API_KEY=None, ADMIN_API_KEY="")
+    configured = Settings(
+        APP_ENV=env, SERVICE_TOKEN=" ", ERP_API_KEY=None, ADMIN_API_KEY="", PAYOUT_CALLBACK_TOKEN=""
+    )
     assert all(configured.credential(name) is None for name in CREDENTIAL_VARS)
     # Short or demo values are a development convenience (the root tests use them).
     assert Settings(APP_ENV=env, SERVICE_TOKEN="test-service-token").credential(
@@ -145,6 +147,8 @@ def _import_app(extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedPr
         ("ERP_API_KEY", "", "ERP_API_KEY is not set"),
         ("ADMIN_API_KEY", "demo-admin-key", "ADMIN_API_KEY holds a demo value"),
         ("SERVICE_TOKEN", "short-but-not-demo", "SERVICE_TOKEN is shorter than 32 bytes"),
+        ("PAYOUT_CALLBACK_TOKEN", None, "PAYOUT_CALLBACK_TOKEN is not set"),
+        ("PAYOUT_CALLBACK_TOKEN", "demo-payout-token-0123456789abcdef", "holds a demo value"),
     ],
 )
 def test_production_process_refuses_to_start(

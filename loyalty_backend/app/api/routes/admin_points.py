@@ -7,10 +7,10 @@ partner earns by claims, quizzes or referrals will be written by those rules, no
 from fastapi import APIRouter, Response, status
 
 from app.api.deps import PointsAdjuster, SessionDep, WaIdPath
-from app.schemas.points import EarnRequest, LedgerEntryOut, SpendRequest
+from app.schemas.points import AdjustmentIn, EarnRequest, LedgerEntryOut, SpendRequest
 from app.services import ledger, partners
 
-router = APIRouter(prefix="/admin/partners/by-wa/{wa_id}/points", tags=["admin"])
+router = APIRouter(prefix="/admin/partners/by-wa/{wa_id}", tags=["admin"])
 
 _REPLAY = {200: {"model": LedgerEntryOut, "description": "Replayed idempotency key"}}
 _REFUSED = {
@@ -21,7 +21,7 @@ _CONFLICTS = {409: {"description": "insufficient points, or idempotency key reus
 
 
 @router.post(
-    "/earn",
+    "/points/earn",
     response_model=LedgerEntryOut,
     status_code=status.HTTP_201_CREATED,
     responses={**_REPLAY, **_REFUSED, 409: {"description": "idempotency key reused"}},
@@ -39,7 +39,7 @@ def earn_points(
 
 
 @router.post(
-    "/spend",
+    "/points/spend",
     response_model=LedgerEntryOut,
     status_code=status.HTTP_201_CREATED,
     responses={**_REPLAY, **_REFUSED, **_CONFLICTS},
@@ -53,6 +53,33 @@ def spend_points(
 ) -> LedgerEntryOut:
     partner = partners.get_by_wa_id(session, wa_id)
     result = ledger.spend(session, partner_id=partner.id, actor=caller.name, **body.model_dump())
+    return _entry_out(result, response)
+
+
+@router.post(
+    "/adjustments",
+    response_model=LedgerEntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_REPLAY, **_REFUSED, **_CONFLICTS},
+)
+def adjust_points(
+    wa_id: WaIdPath,
+    body: AdjustmentIn,
+    response: Response,
+    session: SessionDep,
+    caller: PointsAdjuster,
+) -> LedgerEntryOut:
+    """A correction with a note: positive adds points, negative takes them (reason
+    ``adjustment``; neither moves a tier). Audited with the note."""
+    partner = partners.get_by_wa_id(session, wa_id)
+    result = ledger.adjust(
+        session,
+        partner_id=partner.id,
+        points=body.points,
+        note=body.note,
+        idempotency_key=body.idempotency_key,
+        actor=caller.name,
+    )
     return _entry_out(result, response)
 
 

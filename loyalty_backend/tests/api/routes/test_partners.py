@@ -40,6 +40,7 @@ def test_seeded_fixture_profile(
     assert body["status"] == "active"
     assert body["opted_out"] is fixture.opted_out
     assert body["tier"]["code"] == fixture.tier
+    assert body["address"] == fixture.address  # Rina has none
     assert set(body) == {
         "wa_id",
         "name",
@@ -51,6 +52,7 @@ def test_seeded_fixture_profile(
         "tier",
         "opted_out",
         "parent_wa_id",
+        "address",
     }
 
 

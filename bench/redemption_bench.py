@@ -1,0 +1,331 @@
+"""Redemptions per second on PostgreSQL with 16 concurrent clients, next to pgbench.
+
+Creates a throw-away schema in a database of the local PostgreSQL (user ``postgres``,
+trust auth), migrates it, loads the content (catalogue, rules, rewards), creates
+``--partners`` partners with points, fills the VCR-50K voucher pool with enough codes,
+then runs ``--clients`` concurrent clients for ``--duration`` seconds. Each client
+redeems VCR-50K for a random partner through ``redemptions.redeem`` (eligibility, the
+partner's account row locked, a voucher code taken with ``FOR UPDATE SKIP LOCKED``, the
+points spent oldest lots first, the redemption row, the audit rows: the whole path of
+``POST /partners/by-wa/{wa_id}/redemptions`` without HTTP), each redemption its own
+transaction. Clients are spread over ``--processes`` processes (threads within each),
+because one Python process is bound to one core by its interpreter lock.
+
+In the same run, ``pgbench -N`` (TPC-B-like without the contended branch and teller
+updates: an account update, a select and a history insert per transaction) with the same
+number of clients on the same server, in a schema of its own (scale 10). Both figures and their
+ratio are printed; the issue's goal is a ratio of at least 0.25.
+
+After the run the bench checks what must hold: every voucher code issued at most once,
+no negative balance, each balance equal to the sum of its ledger entries and of its lots.
+
+    cd loyalty_backend && .venv/bin/python ../bench/redemption_bench.py
+        [--clients 16] [--processes 4] [--duration 20] [--partners 2000] [--json]
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+BACKEND = Path(__file__).resolve().parents[1] / "loyalty_backend"
+sys.path.insert(0, str(BACKEND))
+os.environ.setdefault("APP_ENV", "development")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from app.commands import load_content  # noqa: E402
+from app.core.clock import utcnow, wib_date  # noqa: E402
+from app.core.db import make_engine, make_session_factory, write_transaction  # noqa: E402
+from app.core.migrations import upgrade_head  # noqa: E402
+from app.models import LedgerEntry, Partner, PointsAccount, PointsLot  # noqa: E402
+from app.models.enums import PartnerRole  # noqa: E402
+from app.services import ledger, partners, redemptions, tiers, vouchers  # noqa: E402
+from app.services.ledger import KeyNamespace  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REWARD = "VCR-50K"
+POINTS_PER_PARTNER = 1_000_000
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _engine(url: str, schema: str, pool_size: int):  # type: ignore[no-untyped-def]
+    return make_engine(
+        url,
+        connect_args={"options": f"-csearch_path={schema}"},
+        pool_size=pool_size,
+        max_overflow=0,
+    )
+
+
+def _prepare(url: str, schema: str, n_partners: int, n_codes: int) -> list[int]:
+    engine = _engine(url, schema, 2)
+    try:
+        upgrade_head(engine)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            with write_transaction(session):
+                tiers.ensure_default_tiers(session)
+                load_content.load_content(session)
+            partner_ids = []
+            for n in range(n_partners):
+                partner = partners.create_partner(
+                    session,
+                    wa_id=f"62898{n:08d}",
+                    name=f"Bench Partner {n}",
+                    role=PartnerRole.RETAILER,
+                    region="DKI Jakarta",
+                )
+                partner_ids.append(partner.id)
+            with write_transaction(session):
+                for pid in partner_ids:
+                    ledger.earn(
+                        session,
+                        partner_id=pid,
+                        points=POINTS_PER_PARTNER,
+                        reason="adjustment",
+                        reference_type="bench",
+                        reference_id="redemption-bench",
+                        idempotency_key=f"{KeyNamespace.SYSTEM.value}bench:{pid}",
+                        key_owner=KeyNamespace.SYSTEM,
+                    )
+            expires = wib_date(utcnow()) + timedelta(days=365)
+            for start in range(0, n_codes, 5000):
+                codes = [f"BENCH-{i:08d}" for i in range(start, min(n_codes, start + 5000))]
+                vouchers.import_codes(session, REWARD, codes, expires_at=expires, actor="bench")
+        return partner_ids
+    finally:
+        engine.dispose()
+
+
+def _client_process(
+    url: str,
+    schema: str,
+    partner_ids: list[int],
+    threads: int,
+    deadline: float,
+    seed: int,
+    out: "mp.Queue[dict[str, Any]]",
+) -> None:
+    engine = _engine(url, schema, threads)
+    factory = make_session_factory(engine)
+    timings: list[float] = []
+    refused: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def run(thread_no: int) -> None:
+        rng = random.Random(seed * 1000 + thread_no)
+        mine: list[float] = []
+        n = 0
+        with factory() as session:
+            while time.time() < deadline:
+                partner = session.get(Partner, rng.choice(partner_ids))
+                started = time.perf_counter()
+                try:
+                    redemptions.redeem(
+                        session,
+                        partner,
+                        reward_code=REWARD,
+                        idempotency_key=f"bench:{seed}:{thread_no}:{n}",
+                        actor="bench",
+                    )
+                except Exception as exc:  # counted and shown: the bench expects none
+                    session.rollback()
+                    with lock:
+                        refused[type(exc).__name__] = refused.get(type(exc).__name__, 0) + 1
+                else:
+                    mine.append((time.perf_counter() - started) * 1000)
+                n += 1
+                session.expunge_all()
+        with lock:
+            timings.extend(mine)
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    engine.dispose()
+    out.put({"timings": timings, "refused": refused})
+
+
+def _redeem_load(
+    url: str, schema: str, partner_ids: list[int], clients: int, processes: int, duration: float
+) -> dict[str, Any]:
+    context = mp.get_context("fork")
+    out: mp.Queue[dict[str, Any]] = context.Queue()
+    per_process = [clients // processes + (i < clients % processes) for i in range(processes)]
+    started = time.time()
+    deadline = started + duration
+    children = [
+        context.Process(
+            target=_client_process,
+            args=(url, schema, partner_ids, threads, deadline, seed, out),
+        )
+        for seed, threads in enumerate(per_process)
+        if threads
+    ]
+    for child in children:
+        child.start()
+    results = [out.get() for _ in children]
+    for child in children:
+        child.join()
+    wall = time.time() - started
+    timings = [t for r in results for t in r["timings"]]
+    refused: dict[str, int] = {}
+    for r in results:
+        for name, count in r["refused"].items():
+            refused[name] = refused.get(name, 0) + count
+    return {
+        "clients": clients,
+        "processes": len(children),
+        "seconds": round(wall, 1),
+        "redemptions": len(timings),
+        "per_second": round(len(timings) / wall, 1),
+        "ms_p50": round(statistics.median(timings), 1) if timings else None,
+        "ms_p95": round(_percentile(timings, 0.95), 1) if timings else None,
+        "refused": refused,
+    }
+
+
+def _check(url: str, schema: str) -> dict[str, Any]:
+    engine = _engine(url, schema, 1)
+    try:
+        with engine.connect() as conn:
+            reissued = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT voucher_code_id FROM redemption "
+                    "WHERE voucher_code_id IS NOT NULL GROUP BY voucher_code_id "
+                    "HAVING count(*) > 1) AS twice"
+                )
+            ).scalar_one()
+            negative = conn.execute(
+                select(func.count()).where(PointsAccount.balance < 0)
+            ).scalar_one()
+            entries = (
+                select(LedgerEntry.partner_id, func.sum(LedgerEntry.delta).label("total"))
+                .group_by(LedgerEntry.partner_id)
+                .subquery()
+            )
+            lots = (
+                select(PointsLot.partner_id, func.sum(PointsLot.points_remaining).label("left"))
+                .group_by(PointsLot.partner_id)
+                .subquery()
+            )
+            mismatched = conn.execute(
+                select(func.count())
+                .select_from(PointsAccount)
+                .join(entries, entries.c.partner_id == PointsAccount.partner_id)
+                .join(lots, lots.c.partner_id == PointsAccount.partner_id)
+                .where(
+                    (PointsAccount.balance != entries.c.total)
+                    | (PointsAccount.balance != lots.c.left)
+                )
+            ).scalar_one()
+        return {
+            "voucher_codes_issued_twice": reissued,
+            "negative_balances": negative,
+            "balances_not_matching_ledger_or_lots": mismatched,
+        }
+    finally:
+        engine.dispose()
+
+
+def _pgbench(url: str, schema: str, clients: int, duration: int) -> dict[str, Any]:
+    """pgbench -N in its own schema of the same database, with the same number of clients."""
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        raise SystemExit("pgbench is not installed (Debian: postgresql-client)")
+    match = re.match(r"postgresql(?:\+\w+)?://([^@/]+)@([^:/]+):(\d+)/(\w+)", url)
+    if match is None:
+        raise SystemExit(f"cannot read user, host, port and database from {url}")
+    user, host, port, database = match.groups()
+    env = {**os.environ, "PGOPTIONS": f"-c search_path={schema}"}
+    common = ["-h", host, "-p", port, "-U", user]
+    subprocess.run(
+        [pgbench, "-i", "-q", "-s", "10", *common, database],
+        env=env, check=True, capture_output=True,
+    )
+    jobs = str(min(clients, os.cpu_count() or 2))
+    result = subprocess.run(
+        [pgbench, "-N", "-c", str(clients), "-j", jobs, "-T", str(duration), *common, database],
+        env=env, check=True, capture_output=True, text=True,
+    )
+    tps = re.search(
+        r"tps = ([\d.]+) \((?:without initial connection time|excluding)", result.stdout
+    )
+    if tps is None:
+        raise SystemExit(f"cannot read tps from pgbench:\n{result.stdout}")
+    return {"clients": clients, "jobs": int(jobs), "seconds": duration, "tps": float(tps.group(1))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of each load")
+    parser.add_argument("--partners", type=int, default=2000)
+    parser.add_argument("--codes", type=int, default=40_000, help="VCR-50K codes in the pool")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a database on the local server to create (and drop) the bench schemas in",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    tag = os.getpid()
+    schema, pg_schema = f"mitra_redeem_bench_{tag}", f"mitra_pgbench_{tag}"
+    admin = make_engine(args.postgres_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{pg_schema}"')
+    report: dict[str, Any] = {}
+    try:
+        partner_ids = _prepare(args.postgres_url, schema, args.partners, args.codes)
+        report["redemptions"] = _redeem_load(
+            args.postgres_url, schema, partner_ids, args.clients, args.processes, args.duration
+        )
+        report["checks"] = _check(args.postgres_url, schema)
+        report["pgbench"] = _pgbench(args.postgres_url, pg_schema, args.clients, args.duration)
+        report["ratio"] = round(report["redemptions"]["per_second"] / report["pgbench"]["tps"], 3)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{pg_schema}" CASCADE')
+        admin.dispose()
+
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    r, p = report["redemptions"], report["pgbench"]
+    print(
+        f"redemptions ({r['clients']} clients in {r['processes']} processes, {r['seconds']} s): "
+        f"{r['redemptions']:,} = {r['per_second']} redemptions/s; per redemption "
+        f"p50 {r['ms_p50']} ms, p95 {r['ms_p95']} ms; refused {r['refused'] or 'none'}"
+    )
+    print(f"pgbench -N -c {p['clients']} -j {p['jobs']} -T {p['seconds']}: {p['tps']:.1f} tps")
+    print(f"ratio redemptions/s to pgbench tps: {report['ratio']} (goal >= 0.25)")
+    print(f"checks: {report['checks']}")
+    failed = any(report["checks"].values()) or bool(r["refused"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
