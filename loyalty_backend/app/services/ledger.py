@@ -277,25 +277,34 @@ def spend(
     now: datetime | None = None,
     actor: str = "service",
     key_owner: KeyNamespace | None = None,
+    caller_checked: bool = False,
 ) -> LedgerResult:
     """Debit ``points`` if the balance covers them, else raise InsufficientPoints.
 
     Lots are consumed soonest-expiring first (then oldest lot first), so what remains
     is always the points that expire last. Same key and status rules as ``earn``.
+
+    ``caller_checked``: a backend rule that, in this same writer transaction, has already
+    locked the partner's account row, seen the partner active, and made the key new (it
+    derives from a row it just inserted) skips those two reads; the key's UNIQUE index
+    still refuses a second entry.
     """
     check_idempotency_key(idempotency_key, key_owner)
     if points <= 0:
         raise ValueError("points must be positive")
     if reason not in SPEND_REASONS:
         raise ValueError(f"reason {reason!r} cannot take points")
+    if caller_checked and not in_write_transaction(session):
+        raise RuntimeError("caller_checked needs the caller's writer transaction")
     now = now or utcnow()
     request = _Request(partner_id, -points, reason, reference_type, reference_id)
 
     def apply() -> LedgerResult:
-        existing = _entry_by_key(session, idempotency_key)
-        if existing is not None:
-            return _replay(existing, request)
-        _require_active(session, partner_id)
+        if not caller_checked:
+            existing = _entry_by_key(session, idempotency_key)
+            if existing is not None:
+                return _replay(existing, request)
+            _require_active(session, partner_id)
         # Points already past their expiry are not spendable: sweep them first.
         _expire_partner_lots(session, partner_id, now, EXPIRY_ACTOR)
         balance_after = session.execute(

@@ -649,6 +649,7 @@ def _redeem_locked(
             description=f"Redeemed: {reward.name_en} ({number})"[:200],
             now=now,
             actor=actor,
+            caller_checked=True,  # account locked, partner active, key from the new row
         ).entry
     except InsufficientPoints:  # points past their expiry were swept by the spend
         raise _insufficient_refusal(session, partner_id, reward.cost, now) from None

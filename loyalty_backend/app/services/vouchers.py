@@ -178,18 +178,12 @@ def take_code(
         "redemption_id": redemption_id,
         "issued_at": now,
     }
+    first = available.order_by(VoucherCode.expires_at, VoucherCode.id).limit(1)
     if _dialect(session) == "postgresql":
-        code_id = session.scalar(
-            available.order_by(VoucherCode.expires_at, VoucherCode.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if code_id is None:
-            return None
-        target = VoucherCode.id == code_id
-    else:
-        first = available.order_by(VoucherCode.expires_at, VoucherCode.id).limit(1)
-        target = VoucherCode.id == first.scalar_subquery()
+        # One statement: the subquery locks the code it picks and skips codes that
+        # concurrent redemptions hold, so they never queue on the same row.
+        first = first.with_for_update(skip_locked=True)
+    target = VoucherCode.id == first.scalar_subquery()
     row = session.execute(
         update(VoucherCode)
         .where(target, VoucherCode.status == VoucherStatus.AVAILABLE.value)

@@ -111,6 +111,21 @@ def test_spend_without_any_points(session: Session) -> None:
         spend(session, partner.id, 1, "nothing")
 
 
+def test_caller_checked_spend_needs_the_callers_writer_transaction(session: Session) -> None:
+    """The shortcut skips the account lock's status read: only inside a transaction that
+    took that lock may it be used, never on its own."""
+    partner = new_partner(session)
+    earn(session, partner.id, 100, "e")
+    with pytest.raises(RuntimeError, match="writer transaction"):
+        ledger.spend(
+            session, partner_id=partner.id, points=10, reason="redemption",
+            reference_type="redemption", reference_id="r", idempotency_key="redemption:r",
+            key_owner=KeyNamespace.REDEMPTION, caller_checked=True,
+        )
+    session.rollback()
+    assert assert_ledger_consistent(session, partner.id) == 100
+
+
 def test_lots_are_consumed_soonest_expiry_first(session: Session) -> None:
     partner = new_partner(session)
     now = utcnow()
