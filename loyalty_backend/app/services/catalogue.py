@@ -163,7 +163,8 @@ def _texts(product: ProductView) -> set[str]:
     return {t for t in (normalise_product_text(x) for x in texts if x) if t}
 
 
-def _score(query: str, text: str) -> float:
+def text_score(query: str, text: str) -> float:
+    """How well normalised words name a normalised text, 0..100 (also rewards' matcher)."""
     if query == text:
         return 100.0
     whole = float(fuzz.token_sort_ratio(query, text))
@@ -187,7 +188,7 @@ def match_products(
         return []
     matches = []
     for product in _products(session_or_products):
-        score = max((_score(query, t) for t in _texts(product)), default=0.0)
+        score = max((text_score(query, t) for t in _texts(product)), default=0.0)
         if score >= MIN_SCORE:
             matches.append(ProductMatch(product.sku, product.name, round(score, 1)))
     matches.sort(key=lambda m: (-m.score, m.sku))

@@ -28,7 +28,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,6 +36,7 @@ from app.core.db import write_transaction
 from app.models import Reward
 from app.models.reward import RedemptionStatus, RewardKind, RewardSource
 from app.services import audit
+from app.services.catalogue import text_score
 from app.services.errors import RewardNotFound
 
 if TYPE_CHECKING:  # the schema imports this module
@@ -65,7 +65,6 @@ STATUS_LABELS: dict[str, Text] = {
 }
 
 MIN_SCORE = 60.0  # below this a reward is not a match for the partner's words
-SUBSET_SCORE = 90.0  # cap for "one side's words are all in the other"
 AMOUNT_MISMATCH_SCORE = 40.0  # a query's amount that the reward does not name
 
 
@@ -263,21 +262,13 @@ def reward_texts(reward: Reward) -> set[str]:
     return {t for t in (normalise_reward_text(x) for x in texts if x) if t}
 
 
-def _score(query: str, text: str) -> float:
-    if query == text:
-        return 100.0
-    whole = float(fuzz.token_sort_ratio(query, text))
-    subset = float(fuzz.token_set_ratio(query, text))
-    return max(whole, min(subset, SUBSET_SCORE))
-
-
 def match_score(query: str, reward: Reward) -> float:
     """How well the partner's words name this reward, 0..100."""
     normal = normalise_reward_text(query)
     if not normal:
         return 0.0
     texts = reward_texts(reward)
-    score = max((_score(normal, text) for text in texts), default=0.0)
+    score = max((text_score(normal, text) for text in texts), default=0.0)
     wanted = _amounts(normal)
     named = set().union(*(_amounts(text) for text in texts)) if texts else set()
     if wanted and named and not wanted & named:
