@@ -226,6 +226,13 @@ def burst_and_kill(rasa: Process, sandbox: Process, state: QueueState, label: st
     )
     done_at_kill = kill_outside_the_reply_window(rasa, sandbox, state, burst, per_message, base)
     burst.join()
+    # One more webhook per partner while Rasa is dead, as Meta would send in that moment:
+    # on a busy machine the whole burst may have been posted before the kill came.
+    for wa_id in FIXTURES:
+        message_id = f"wamid.burst.{label}.{wa_id}.late.{uuid.uuid4().hex[:6]}"
+        burst.messages.append((sandbox, wa_id, message_id))
+        status = post(sandbox, wa_id, message_id)
+        (burst.acked if status == 200 else burst.refused).append(message_id)
     return KilledBurst(burst, done_at_kill, per_message, base)
 
 
@@ -234,7 +241,8 @@ def assert_each_answered_once(sandbox: Process, state: QueueState, run: KilledBu
     wait_for(lambda: state.done_ids(ids) == set(ids), 180, "every message done")
     for wa_id in FIXTURES:
         sent = replies(sandbox, wa_id) - run.base[wa_id]
-        assert sent == run.per_message[wa_id] * PER_PARTNER, (wa_id, sent, run.per_message)
+        expected = run.per_message[wa_id] * len(run.burst.ids_of(wa_id))
+        assert sent == expected, (wa_id, sent, run.per_message)
 
 
 @pytest.mark.parametrize("queue", ["sqlite", "redis"])
