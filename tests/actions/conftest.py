@@ -17,6 +17,12 @@ from actions.points import (
     ActionPointsHistory,
     ActionTierStatus,
 )
+from actions.quizzes import (
+    ActionQuizRecord,
+    ActionResumeQuestionnaire,
+    ActionStartQuiz,
+    ActionStartSurvey,
+)
 from actions.session import ActionGreet
 from tests.support.demo import ANDI, BUDI, RINA, SARAH, STRANGER  # noqa: F401 (re-exported)
 from tests.support.processes import SERVICE_TOKEN, Process, start_backend
@@ -25,6 +31,7 @@ from tests.support.processes import SERVICE_TOKEN, Process, start_backend
 PARTNER_ACTIONS = [
     ActionCheckBalance, ActionTierStatus, ActionPointsHistory, ActionExpiringPoints, ActionGreet,
     ActionClaimStatus,
+    ActionStartQuiz, ActionStartSurvey, ActionResumeQuestionnaire, ActionQuizRecord,
 ]
 
 

@@ -106,6 +106,7 @@ PointsAdjuster = Annotated[Principal, _scoped(Scope.POINTS_ADJUST)]
 PartnerManager = Annotated[Principal, _scoped(Scope.PARTNER_MANAGE)]
 SalesWriter = Annotated[Principal, _scoped(Scope.SALES_WRITE)]
 ClaimsReviewer = Annotated[Principal, _scoped(Scope.CLAIMS_REVIEW)]
+QuizzesReader = Annotated[Principal, _scoped(Scope.QUIZZES_READ)]
 
 WaIdPath = Annotated[
     str,

@@ -23,6 +23,7 @@ from app.services.errors import (
     UnreadableImage,
     UnsupportedImageType,
 )
+from app.services.questionnaire_errors import STATUS as QUESTIONNAIRE_STATUS
 
 log = logging.getLogger("app.api")
 
@@ -43,6 +44,7 @@ _STATUS: dict[type[DomainError], int] = {
     UnsupportedImageType: 415,
     UnreadableImage: 422,
 }
+_STATUS.update(QUESTIONNAIRE_STATUS)  # quizzes and surveys (issue 19)
 
 
 def install(app: FastAPI) -> None:

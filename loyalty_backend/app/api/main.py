@@ -4,12 +4,14 @@ from app.api.routes import (
     admin_claims,
     admin_partners,
     admin_points,
+    admin_quizzes,
     catalogue,
     claims,
     erp,
     ocr,
     partners,
     points,
+    quizzes,
     tiers,
 )
 
@@ -24,3 +26,5 @@ api_router.include_router(erp.router)
 api_router.include_router(ocr.router)
 api_router.include_router(claims.router)
 api_router.include_router(admin_claims.router)
+api_router.include_router(quizzes.router)
+api_router.include_router(admin_quizzes.router)

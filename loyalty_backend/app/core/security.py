@@ -32,6 +32,7 @@ class Scope(StrEnum):
     POINTS_ADJUST = "points:adjust"  # raw earn/spend: admin adjustments
     PARTNER_MANAGE = "partner:manage"  # a partner's status (active, suspended, left)
     CLAIMS_REVIEW = "claims:review"  # list claims awaiting review, approve or reject them
+    QUIZZES_READ = "quizzes:read"  # quiz attempts, survey answers and their summaries
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ CALLERS = (
     Caller(
         "admin",
         "ADMIN_API_KEY",
-        frozenset({Scope.POINTS_ADJUST, Scope.PARTNER_MANAGE, Scope.CLAIMS_REVIEW}),
+        frozenset(
+            {Scope.POINTS_ADJUST, Scope.PARTNER_MANAGE, Scope.CLAIMS_REVIEW, Scope.QUIZZES_READ}
+        ),
     ),
 )
 

@@ -8,6 +8,7 @@ from app.models.consent import ConsentRecord
 from app.models.erp import ERPSalesLine
 from app.models.partner import Partner
 from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
+from app.models.questionnaire import Questionnaire, QuestionnaireAnswer, QuestionnaireAttempt
 from app.models.tier import Tier
 
 __all__ = [
@@ -26,5 +27,8 @@ __all__ = [
     "PointsLot",
     "Product",
     "ProductSynonym",
+    "Questionnaire",
+    "QuestionnaireAnswer",
+    "QuestionnaireAttempt",
     "Tier",
 ]

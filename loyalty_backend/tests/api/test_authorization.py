@@ -34,7 +34,7 @@ PUBLIC = frozenset(
     }
 )
 # A valid demo value for every path parameter a route may have.
-PATH_VALUES = {"wa_id": BUDI.wa_id, "claim_no": "KLM-000001"}
+PATH_VALUES = {"wa_id": BUDI.wa_id, "claim_no": "KLM-000001", "code": "kopi-susu-101"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def test_the_scope_table() -> None:
     assert table == {
         "service": {"partner:read", "ledger:read", "partner:act"},
         "erp": {"partner:read", "ledger:read", "sales:write"},
-        "admin": {"points:adjust", "partner:manage", "claims:review"},
+        "admin": {"points:adjust", "partner:manage", "claims:review", "quizzes:read"},
     }
     # The bot never mints or adjusts points.
     assert not any("points" in scope for scope in table["service"])
