@@ -164,6 +164,11 @@ class BackendClient:
             raise PartnerNotFound(wa_id)
         if response.status_code == 403 and detail in INACTIVE_DETAILS:
             raise PartnerInactive(INACTIVE_DETAILS[detail])
+        if response.status_code == 404 and _json_object(response).get("code"):
+            # Not the partner (that is PartnerNotFound above): a thing the request names,
+            # e.g. a quiz or an attempt; the body says which ("code").
+            body = _json_object(response)
+            raise BackendRefused(404, detail or "not found", _opt_str(body.get("code")))
         if response.status_code == 404 and detail and detail != NO_ROUTE_DETAIL:
             logger.info("backend.not_found", method=method, path=logged_path, detail=detail)
             raise BackendNotFound(detail)
@@ -272,6 +277,37 @@ class BackendClient:
         return self._request(
             "GET", self._partner_path(wa_id, "/claims"), wa_id, params={"limit": limit}
         )
+
+    # --- quizzes and surveys (issue 19) ------------------------------------------
+
+    def list_questionnaires(self, wa_id: str, kind: str) -> dict[str, Any]:
+        """``kind`` "quizzes" or "surveys": what the partner may take now, ``{"items"}``."""
+        return self._request("GET", self._partner_path(wa_id, f"/{kind}"), wa_id)
+
+    def start_questionnaire(self, wa_id: str, kind: str, code: str) -> dict[str, Any]:
+        """Start (201) or resume (200, ``resumed``) a quiz module or a survey.
+
+        409 → :class:`BackendConflict` with ``code`` not_offered, attempt_limit or
+        already_answered; 404 (no such code) → :class:`BackendRefused`.
+        """
+        path = self._partner_path(wa_id, f"/{kind}/{quote(code, safe='')}/start")
+        return self._request("POST", path, wa_id)
+
+    def answer_questionnaire(
+        self, wa_id: str, kind: str, code: str, attempt_id: int, question_no: int, answer: str
+    ) -> dict[str, Any]:
+        """Answer the waiting question; the backend scores it (``correct``, ``result``).
+
+        409 out_of_order → :class:`BackendConflict`; 422 invalid_answer and 404
+        attempt_not_found → :class:`BackendRefused`.
+        """
+        path = self._partner_path(wa_id, f"/{kind}/{quote(code, safe='')}/answer")
+        body = {"attempt_id": attempt_id, "question_no": question_no, "answer": answer}
+        return self._request("POST", path, wa_id, json=body)
+
+    def training_record(self, wa_id: str) -> dict[str, Any]:
+        """The modules the partner has passed, newest first: ``{"items"}``."""
+        return self._request("GET", self._partner_path(wa_id, "/quizzes/record"), wa_id)
 
 
     # --- rewards and redemptions (issue 18) --------------------------------------

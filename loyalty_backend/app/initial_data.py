@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.commands import import_erp_sales, load_content
+from app.commands import import_erp_sales, load_content, load_questionnaires
 from app.core.clock import utcnow, wib_date, wib_start_of_day
 from app.core.config import settings
 from app.core.db import get_engine, get_session_factory, write_transaction
@@ -437,6 +437,7 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
         # Reference data like the tiers: upserted on every run (idempotent).
         load_content.load_content(session)
         seed_voucher_pools(session, now)
+        load_questionnaires.load_questionnaires(session)  # quizzes and surveys
         if session.scalar(select(Partner.id).where(Partner.wa_id == BUDI.wa_id)) is not None:
             seed_fixture_addresses(session)  # a database seeded before addresses existed
             return SeedSummary(created=False, partners=0, ledger_entries=0)
@@ -750,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
             with write_transaction(session):
                 tiers.ensure_default_tiers(session)
                 load_content.load_content(session)
+                load_questionnaires.load_questionnaires(session)
             return 0
         summary = seed_demo(session)
     if summary.created:

@@ -17,6 +17,12 @@ from actions.points import (
     ActionPointsHistory,
     ActionTierStatus,
 )
+from actions.quizzes import (
+    ActionQuizRecord,
+    ActionResumeQuestionnaire,
+    ActionStartQuiz,
+    ActionStartSurvey,
+)
 from actions.rewards import (
     ActionBrowseRewards,
     ActionMoreRewards,
@@ -32,6 +38,7 @@ PARTNER_ACTIONS = [
     ActionCheckBalance, ActionTierStatus, ActionPointsHistory, ActionExpiringPoints, ActionGreet,
     ActionClaimStatus, ActionBrowseRewards, ActionMoreRewards, ActionRedeemReward,
     ActionRedemptionStatus,
+    ActionStartQuiz, ActionStartSurvey, ActionResumeQuestionnaire, ActionQuizRecord,
 ]
 
 # The rewards tests' own backend also takes admin calls (points, rewards, fulfilment).

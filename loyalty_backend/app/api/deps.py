@@ -110,6 +110,7 @@ ClaimsReviewer = Annotated[Principal, _scoped(Scope.CLAIMS_REVIEW)]
 RewardsManager = Annotated[Principal, _scoped(Scope.REWARDS_MANAGE)]
 RedemptionsReader = Annotated[Principal, _scoped(Scope.REDEMPTIONS_READ)]
 PayoutsCallback = Annotated[Principal, _scoped(Scope.PAYOUTS_CALLBACK)]
+QuizzesReader = Annotated[Principal, _scoped(Scope.QUIZZES_READ)]
 
 WaIdPath = Annotated[
     str,

@@ -29,6 +29,7 @@ from app.services.errors import (
     UnreadableImage,
     UnsupportedImageType,
 )
+from app.services.questionnaire_errors import STATUS as QUESTIONNAIRE_STATUS
 
 log = logging.getLogger("app.api")
 
@@ -55,6 +56,7 @@ _STATUS: dict[type[DomainError], int] = {
     RedemptionRefused: 409,
     InvalidTransition: 409,
 }
+_STATUS.update(QUESTIONNAIRE_STATUS)  # quizzes and surveys (issue 19)
 
 
 def install(app: FastAPI) -> None:

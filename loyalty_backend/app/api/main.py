@@ -5,6 +5,7 @@ from app.api.routes import (
     admin_partners,
     admin_points,
     admin_rewards,
+    admin_quizzes,
     catalogue,
     claims,
     erp,
@@ -13,6 +14,7 @@ from app.api.routes import (
     payouts,
     points,
     rewards,
+    quizzes,
     tiers,
 )
 
@@ -30,3 +32,5 @@ api_router.include_router(admin_claims.router)
 api_router.include_router(rewards.router)
 api_router.include_router(admin_rewards.router)
 api_router.include_router(payouts.router)
+api_router.include_router(quizzes.router)
+api_router.include_router(admin_quizzes.router)

@@ -40,6 +40,7 @@ class Scope(StrEnum):
     REWARDS_MANAGE = "rewards:manage"  # rewards, voucher pools, redemptions' fulfilment
     REDEMPTIONS_READ = "redemptions:read"  # the redemption feed (ERP, admin)
     PAYOUTS_CALLBACK = "payouts:callback"  # the payout provider reports a payout's outcome
+    QUIZZES_READ = "quizzes:read"  # quiz attempts, survey answers and their summaries
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ CALLERS = (
                 Scope.CLAIMS_REVIEW,
                 Scope.REWARDS_MANAGE,
                 Scope.REDEMPTIONS_READ,
+                Scope.QUIZZES_READ,
             }
         ),
     ),

@@ -9,6 +9,7 @@ from app.models.erp import ERPSalesLine
 from app.models.partner import Partner
 from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
 from app.models.reward import Redemption, Reward, VoucherCode
+from app.models.questionnaire import Questionnaire, QuestionnaireAnswer, QuestionnaireAttempt
 from app.models.tier import Tier
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
     "ProductSynonym",
     "Redemption",
     "Reward",
+    "Questionnaire",
+    "QuestionnaireAnswer",
+    "QuestionnaireAttempt",
     "Tier",
     "VoucherCode",
 ]

@@ -34,6 +34,7 @@ PUBLIC = frozenset(
     }
 )
 # A valid demo value for every path parameter a route may have.
+# ("code" names a reward or a quiz: any value serves, an unknown one is a 404 not a 401/403)
 PATH_VALUES = {
     "wa_id": BUDI.wa_id,
     "claim_no": "KLM-000001",
@@ -141,6 +142,7 @@ def test_the_scope_table() -> None:
             "claims:review",
             "rewards:manage",
             "redemptions:read",
+            "quizzes:read",
         },
         "payouts": {"payouts:callback"},
     }
