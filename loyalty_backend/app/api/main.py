@@ -4,8 +4,8 @@ from app.api.routes import (
     admin_claims,
     admin_partners,
     admin_points,
-    admin_rewards,
     admin_quizzes,
+    admin_rewards,
     catalogue,
     claims,
     erp,
@@ -13,8 +13,8 @@ from app.api.routes import (
     partners,
     payouts,
     points,
-    rewards,
     quizzes,
+    rewards,
     tiers,
 )
 

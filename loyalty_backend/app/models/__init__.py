@@ -8,8 +8,8 @@ from app.models.consent import ConsentRecord
 from app.models.erp import ERPSalesLine
 from app.models.partner import Partner
 from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
-from app.models.reward import Redemption, Reward, VoucherCode
 from app.models.questionnaire import Questionnaire, QuestionnaireAnswer, QuestionnaireAttempt
+from app.models.reward import Redemption, Reward, VoucherCode
 from app.models.tier import Tier
 
 __all__ = [
@@ -28,11 +28,11 @@ __all__ = [
     "PointsLot",
     "Product",
     "ProductSynonym",
-    "Redemption",
-    "Reward",
     "Questionnaire",
     "QuestionnaireAnswer",
     "QuestionnaireAttempt",
+    "Redemption",
+    "Reward",
     "Tier",
     "VoucherCode",
 ]
