@@ -40,11 +40,17 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.commands.load_content import CONTENT_DIR, TIER_CODES, Marked, Problems, _MarkingLoader
+from app.commands.load_content import (
+    CONTENT_DIR,
+    EligibleIn,
+    Marked,
+    Problems,
+    _MarkingLoader,
+)
 from app.core.clock import utcnow
 from app.core.db import write_transaction
 from app.models import Questionnaire
-from app.models.enums import Language, PartnerRole
+from app.models.enums import Language
 from app.models.questionnaire import QuestionKind, QuestionnaireKind
 
 QUIZ_DIR = "quizzes"
@@ -119,20 +125,11 @@ class Media(_Strict):
     filename: str | None = Field(default=None, max_length=100)
 
 
-class Audience(_Strict):
-    roles: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-    tiers: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=list)
+class Audience(EligibleIn):
+    """Who is offered the questionnaire: the earn rules' roles, regions and tiers (the
+    same checks), and languages."""
 
-    @field_validator("roles")
-    @classmethod
-    def _roles(cls, value: list[str]) -> list[str]:
-        known = {role.value for role in PartnerRole}
-        for role in value:
-            if role not in known:
-                raise ValueError(f"unknown role {role!r} (one of {', '.join(sorted(known))})")
-        return value
+    languages: list[str] = Field(default_factory=list)
 
     @field_validator("regions")
     @classmethod
@@ -140,14 +137,6 @@ class Audience(_Strict):
         if any(not region.strip() for region in value):
             raise ValueError("a region cannot be empty")
         return [region.strip() for region in value]
-
-    @field_validator("tiers")
-    @classmethod
-    def _tiers(cls, value: list[str]) -> list[str]:
-        for tier in value:
-            if tier not in TIER_CODES:
-                raise ValueError(f"unknown tier {tier!r} (one of {', '.join(sorted(TIER_CODES))})")
-        return value
 
     @field_validator("languages")
     @classmethod
