@@ -47,6 +47,7 @@ from app.core.migrations import upgrade_head  # noqa: E402
 from app.models import Partner, PointsAccount  # noqa: E402
 from app.models.enums import PartnerRole  # noqa: E402
 from app.services import claims, erp, partners, tiers  # noqa: E402
+from common import percentile  # noqa: E402 - bench/common.py, the script's folder
 from sqlalchemy import Engine, select  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
@@ -61,11 +62,6 @@ class PlannedClaim:
     invoice_no: str
     lines: dict[str, int]
     outcome: str  # what it should become: approved, pending_review, rejected
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _build_world(rng: random.Random, n_partners: int, n_lines: int) -> tuple[list, dict]:
@@ -165,7 +161,7 @@ def _run_phase(
         "seconds": round(wall, 2),
         "claims_per_second": round(len(planned) / wall, 1),
         "ms_p50": round(statistics.median(timings), 1),
-        "ms_p95": round(_percentile(timings, 0.95), 1),
+        "ms_p95": round(percentile(timings, 95), 1),
         "ms_max": round(max(timings), 1),
         "outcomes": dict(sorted(outcomes.items())),
         "unexpected_outcomes": mismatched,

@@ -30,6 +30,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 import generate  # noqa: E402
 import yaml  # noqa: E402
 from app.ocr import Matcher, read_invoice  # noqa: E402
+from common import percentile  # noqa: E402 - bench/common.py, the script's folder
 
 FIELDS = ("invoice_no", "invoice_date", "customer_code", "seller")
 DEFAULT_SIZES = {"dev": 120, "heldout": 120}
@@ -156,12 +157,6 @@ def ensure_set(out: Path, split: str, count: int) -> list[Path]:
         print(f"generating {count} {split} photos into {folder} ...", flush=True)
         generate.generate(out, split, count)
     return sorted(folder.glob("*.jpg"))[:count]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def run(photos: list[Path], method: str, jobs: int, show_errors: int) -> dict:

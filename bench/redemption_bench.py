@@ -52,17 +52,13 @@ from app.models import LedgerEntry, Partner, PointsAccount, PointsLot  # noqa: E
 from app.models.enums import PartnerRole  # noqa: E402
 from app.services import ledger, partners, redemptions, tiers, vouchers  # noqa: E402
 from app.services.ledger import KeyNamespace  # noqa: E402
+from common import percentile  # noqa: E402 - bench/common.py, the script's folder
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REWARD = "VCR-50K"
 POINTS_PER_PARTNER = 1_000_000
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _engine(url: str, schema: str, pool_size: int):  # type: ignore[no-untyped-def]
@@ -203,7 +199,7 @@ def _redeem_load(
         "redemptions": len(timings),
         "per_second": round(len(timings) / wall, 1),
         "ms_p50": round(statistics.median(timings), 1) if timings else None,
-        "ms_p95": round(_percentile(timings, 0.95), 1) if timings else None,
+        "ms_p95": round(percentile(timings, 95), 1) if timings else None,
         "refused": refused,
         # Where the two cores went: the clients' own Python (the service code, SQLAlchemy,
         # the driver) against the wall time; the rest of the machine is PostgreSQL.
