@@ -22,7 +22,6 @@ import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -52,6 +51,7 @@ from app.core.db import write_transaction
 from app.models import Questionnaire
 from app.models.enums import Language
 from app.models.questionnaire import QuestionKind, QuestionnaireKind
+from app.schemas.common import DateWindow
 
 QUIZ_DIR = "quizzes"
 SURVEY_DIR = "surveys"
@@ -147,17 +147,6 @@ class Audience(EligibleIn):
         return value
 
 
-class Window(_Strict):
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.from_ and self.to and self.from_ > self.to:
-            raise ValueError("from is after to")
-        return self
-
-
 class QuizChoice(_Strict):
     text: ChoiceText
     correct: bool = False
@@ -209,7 +198,7 @@ class _Common(_Strict):
     code: str = Field(pattern=CODE_PATTERN)
     title: TitleText
     audience: Audience = Field(default_factory=Audience)
-    window: Window = Field(default_factory=Window)
+    window: DateWindow = Field(default_factory=DateWindow)
     active: bool = True
 
 

@@ -1,9 +1,17 @@
 """Shared field types for the API."""
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
 
 from app.services.ledger import reserved_key_prefix
 
@@ -58,3 +66,19 @@ Description = Annotated[
     StringConstraints(strip_whitespace=True, max_length=200),
     AfterValidator(_no_control_chars),
 ]
+
+
+class DateWindow(BaseModel):
+    """``{from, to}``: inclusive WIB dates, either may be left out (a reward's or a
+    questionnaire's window)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from is after to")
+        return self

@@ -21,7 +21,7 @@ from pydantic import (
 from app.models import Redemption, Reward
 from app.models.enums import PartnerRole
 from app.models.reward import GOODS_KINDS, LimitPeriod, RedemptionStatus, RewardKind
-from app.schemas.common import IdempotencyKey, UTCDatetime, _no_control_chars
+from app.schemas.common import DateWindow, IdempotencyKey, UTCDatetime, _no_control_chars
 from app.schemas.points import MAX_POINTS_PER_ENTRY
 from app.services import rewards
 from app.services.redemptions import RewardView
@@ -129,19 +129,6 @@ class LimitIn(_Strict):
     period: LimitPeriod
 
 
-class WindowIn(_Strict):
-    """Inclusive WIB dates; either may be left out."""
-
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.from_ and self.to and self.from_ > self.to:
-            raise ValueError("from is after to")
-        return self
-
-
 class RewardDefinition(_Strict):
     """One reward, as ``content/rewards.yml`` and ``POST /admin/rewards`` give it."""
 
@@ -159,7 +146,7 @@ class RewardDefinition(_Strict):
     )
     eligible: EligibleIn = Field(default_factory=EligibleIn)
     limit: LimitIn | None = None
-    window: WindowIn | None = None
+    window: DateWindow | None = None
     image_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
     synonyms: list[str] = Field(default_factory=list, max_length=MAX_SYNONYMS)
     active: bool = True
