@@ -363,6 +363,31 @@ class BackendClient:
             return None
 
 
+    # Hand-off to a person (docs/contracts.md, "Hand-off to a person").
+    def support_availability(self) -> dict[str, Any]:
+        """Whether agents are on duty now: ``open``, ``expected_wait_minutes``,
+        ``next_open_label`` ({"id", "en"}) when closed."""
+        return self._request("GET", "/api/v1/support/availability", "")
+
+    def request_handoff(
+        self, wa_id: str, reason: str, idempotency_key: str, last_message: str | None
+    ) -> dict[str, Any]:
+        """Queue the partner for an agent (201, or 200 with the hand-off already open)."""
+        body = {"reason": reason, "idempotency_key": idempotency_key,
+                "last_message": last_message}
+        return self._request("POST", self._partner_path(wa_id, "/handoffs"), wa_id, json=body)
+
+    def keep_waiting(self, wa_id: str) -> dict[str, Any]:
+        """The partner keeps waiting after the no-agent notice; :class:`BackendNotFound`
+        when no hand-off is open any more."""
+        return self._request("POST", self._partner_path(wa_id, "/handoffs/current/wait"), wa_id)
+
+    def cancel_handoff(self, wa_id: str) -> dict[str, Any]:
+        """The partner goes back to the bot; :class:`BackendNotFound` when none is open."""
+        return self._request(
+            "POST", self._partner_path(wa_id, "/handoffs/current/cancel"), wa_id
+        )
+
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 
 

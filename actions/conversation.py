@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from rasa_sdk import Tracker
 
+# The hand-off's intents (actions/handoff.py). A waiting flow (claim draft, quiz question,
+# redemption) stays waiting through them: each form's INTERRUPTING_INTENTS include them,
+# and the rules show the flow again when the partner is back with the bot.
+HANDOFF_INTENTS = (
+    "request_agent", "handoff_leave_message", "handoff_keep_waiting", "handoff_back_to_bot",
+    "EXTERNAL_handback", "EXTERNAL_handoff_timeout",
+)
+
 
 def message_id(tracker: Tracker) -> str:
     """The WhatsApp id of the latest message (Rasa's ``message_id``)."""

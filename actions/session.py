@@ -6,7 +6,13 @@ from typing import Any
 
 import structlog
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ConversationPaused,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import (
@@ -23,7 +29,7 @@ from actions.offload import in_worker_thread
 
 logger = structlog.get_logger(__name__)
 
-CARRIED_SLOTS = ("language", "partner_name", "is_registered")
+CARRIED_SLOTS = ("language", "partner_name", "is_registered", "handoff_state")
 
 
 def partner_slots(partner: dict[str, Any]) -> list[EventType]:
@@ -62,6 +68,10 @@ class ActionSessionStart(Action):
         except BackendUnavailable:
             logger.warning("session.partner_unavailable", sender=mask_id(tracker.sender_id))
         events.append(ActionExecuted("action_listen"))
+        if tracker.get_slot("handoff_state") == "waiting":
+            # A new session must not end a wait for an agent (the queue still holds the
+            # partner): the bot stays silent; the agent, or the no-agent notice, resumes.
+            events.append(ConversationPaused())
         return events
 
 

@@ -34,6 +34,23 @@ GENERATED_SECRETS = (
     "ACTION_SERVER_TOKEN",
     "RASA_AUTH_TOKEN",
 )
+# The support console's demo logins (an agent and an admin), printed by `make run`; the
+# backend creates these users outside production only (docs/handoff.md).
+DEMO_LOGINS = (
+    "DEMO_AGENT_EMAIL", "DEMO_AGENT_PASSWORD", "DEMO_ADMIN_EMAIL", "DEMO_ADMIN_PASSWORD",
+)
+GENERATED = GENERATED_SECRETS + DEMO_LOGINS
+DEMO_EMAILS = {"DEMO_AGENT_EMAIL": "agent@mitra.example", "DEMO_ADMIN_EMAIL": "admin@mitra.example"}
+
+
+def fresh_value(name: str) -> str:
+    """A new value for a generated variable: the demo e-mails are fixed, passwords are
+    16 random characters (typed by people), secrets 32 random bytes."""
+    if name in DEMO_EMAILS:
+        return DEMO_EMAILS[name]
+    if name.endswith("_PASSWORD"):
+        return secrets.token_urlsafe(12)
+    return secrets.token_urlsafe(32)
 
 
 def read_file(path: Path) -> dict[str, str]:
@@ -57,15 +74,15 @@ def layered_environment(
 
 
 def ensure_local_file(
-    local_file: Path = LOCAL_FILE, names: Iterable[str] = GENERATED_SECRETS
+    local_file: Path = LOCAL_FILE, names: Iterable[str] = GENERATED
 ) -> list[str]:
-    """Create ``.env`` (mode 0600) or add to it a fresh random value for each secret it
-    lacks; returns the names written. Existing values are never changed."""
+    """Create ``.env`` (mode 0600) or add to it a fresh value for each secret or demo login
+    it lacks; returns the names written. Existing values are never changed."""
     present = read_file(local_file)
     missing = [name for name in names if name not in present]
     if not missing:
         return []
-    lines = [f"{name}={secrets.token_urlsafe(32)}" for name in missing]
+    lines = [f"{name}={fresh_value(name)}" for name in missing]
     header = []
     if not local_file.exists():
         header = ["# Local settings and secrets for `make run` (never commit this file)."]

@@ -63,6 +63,8 @@ wait_for() {  # wait_for <name> <url> <seconds>
   exit 1
 }
 
+# The backend reaches Rasa's HTTP API (agents' replies, hand-backs) at RASA_URL.
+export RASA_URL="http://127.0.0.1:$RASA_PORT"
 start backend "${NICE[@]}" bash -c "cd loyalty_backend && exec .venv/bin/uvicorn app.main:app \
   --host 127.0.0.1 --port $BACKEND_PORT"
 start actions "${NICE[@]}" "${LAUNCH[@]}" --require ACTION_SERVER_TOKEN,SERVICE_TOKEN -- \
@@ -84,7 +86,7 @@ if $use_sandbox; then start sandbox .venv/bin/python -m sandbox --port "$SANDBOX
 # served only when a feature needs it, and then only with the generated RASA_AUTH_TOKEN.
 rasa_secrets=ACTION_SERVER_TOKEN,WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN
 api_args=()
-case "${RASA_ENABLE_API:-false}" in
+case "${RASA_ENABLE_API:-true}" in
   true|1|yes|on) api_args=(--enable-api --auth-token "${RASA_AUTH_TOKEN:-}")
                  rasa_secrets+=,RASA_AUTH_TOKEN ;;
   false|0|no|off|"") ;;
@@ -109,7 +111,14 @@ Mitra is running (logs in $LOG_DIR/):
   Rasa (runs the turns)         http://127.0.0.1:$RASA_PORT/
   Action server (Rasa only)     http://127.0.0.1:$ACTIONS_PORT/health
   Loyalty backend API docs      http://127.0.0.1:$BACKEND_PORT/docs
-Press Ctrl-C to stop everything.
+  Support console               http://127.0.0.1:$BACKEND_PORT/console
 INFO
+if [[ -n "${DEMO_AGENT_EMAIL:-}" && "${APP_ENV:-development}" != production ]]; then
+  cat <<LOGINS
+  Console demo logins (from .env): agent $DEMO_AGENT_EMAIL / ${DEMO_AGENT_PASSWORD:-}
+                                   admin $DEMO_ADMIN_EMAIL / ${DEMO_ADMIN_PASSWORD:-}
+LOGINS
+fi
+echo "Press Ctrl-C to stop everything."
 wait -n "${pids[@]}"
 echo "!! a process stopped; see $LOG_DIR/. Stopping the others." >&2

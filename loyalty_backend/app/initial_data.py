@@ -11,6 +11,10 @@
   seed's WIB day, so balances, tiers and expiring points are the same on every run,
   whatever the time of day (lots expire at the end of a WIB day; see app/demo_fixtures.py
   for the five fixtures everything else relies on).
+- Outside production, the support console's demo logins (``DEMO_AGENT_EMAIL`` /
+  ``DEMO_AGENT_PASSWORD``, ``DEMO_ADMIN_EMAIL`` / ``DEMO_ADMIN_PASSWORD``, generated into
+  ``.env`` by ``make run``) are created or updated, whenever both values of a pair are
+  set; a password is re-hashed only when it changed.
 - History is written through the ledger service, in time order, with expiry applied
   when each lot falls due, exactly as production would have written it. Its
   idempotency keys are in the seed's reserved namespace (``seed:``).
@@ -29,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.commands import import_erp_sales, load_content, load_questionnaires
 from app.core.clock import utcnow, wib_date, wib_start_of_day
-from app.core.config import settings
+from app.core.config import AppEnv, Settings, settings
 from app.core.db import get_engine, get_session_factory, write_transaction
 from app.core.logging import configure_logging
 from app.core.migrations import downgrade_base, upgrade_head
@@ -45,8 +49,18 @@ from app.models import (
     VoucherCode,
 )
 from app.models.claim import ClaimKind, ClaimStatus
+from app.models.console_user import ConsoleRole
 from app.models.enums import Language, PartnerRole
-from app.services import claims, earn_rules, erp, ledger, partners, tiers, vouchers
+from app.services import (
+    claims,
+    console_auth,
+    earn_rules,
+    erp,
+    ledger,
+    partners,
+    tiers,
+    vouchers,
+)
 from app.services.ledger import KeyNamespace
 
 log = logging.getLogger("app.initial_data")
@@ -718,6 +732,38 @@ def seed_fixture_addresses(session: Session) -> None:
     session.flush()
 
 
+# --- support console demo logins (issue 20) --------------------------------------------------
+
+DEMO_CONSOLE_USERS = (
+    ("DEMO_AGENT_EMAIL", "DEMO_AGENT_PASSWORD", "Demo Agent", ConsoleRole.AGENT),
+    ("DEMO_ADMIN_EMAIL", "DEMO_ADMIN_PASSWORD", "Demo Admin", ConsoleRole.ADMIN),
+)
+
+
+def seed_console_users(session: Session, config: Settings = settings) -> int:
+    """Create or update the demo console logins that are configured; never in production.
+    Returns how many were created or changed."""
+    if config.APP_ENV is AppEnv.PRODUCTION:
+        return 0
+    changed = 0
+    for email_var, password_var, name, role in DEMO_CONSOLE_USERS:
+        email, password = getattr(config, email_var), getattr(config, password_var)
+        if not email or password is None:
+            continue
+        _user, saved = console_auth.ensure_user(
+            session,
+            email=email,
+            name=name,
+            role=role,
+            password=password.get_secret_value(),
+            actor_name=SEED_ACTOR,
+        )
+        changed += saved
+        if saved:
+            log.info("demo console login saved", extra={"role": role.value})
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reset", action="store_true", help="drop all data and reseed")
@@ -752,8 +798,10 @@ def main(argv: list[str] | None = None) -> int:
                 tiers.ensure_default_tiers(session)
                 load_content.load_content(session)
                 load_questionnaires.load_questionnaires(session)
+            seed_console_users(session)
             return 0
         summary = seed_demo(session)
+        seed_console_users(session)
     if summary.created:
         print(f"seeded {summary.partners} partners, {summary.ledger_entries} ledger entries")
     else:

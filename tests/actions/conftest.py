@@ -11,6 +11,12 @@ from rasa_sdk import Tracker
 
 from actions import backend_client
 from actions.claims import ActionClaimStatus
+from actions.handoff import (
+    ActionHandoffBackToBot,
+    ActionHandoffKeepWaiting,
+    ActionHandoffLeaveMessage,
+    ActionRequestHandoff,
+)
 from actions.points import (
     ActionCheckBalance,
     ActionExpiringPoints,
@@ -39,6 +45,8 @@ PARTNER_ACTIONS = [
     ActionClaimStatus, ActionBrowseRewards, ActionMoreRewards, ActionRedeemReward,
     ActionRedemptionStatus,
     ActionStartQuiz, ActionStartSurvey, ActionResumeQuestionnaire, ActionQuizRecord,
+    ActionRequestHandoff, ActionHandoffLeaveMessage, ActionHandoffKeepWaiting,
+    ActionHandoffBackToBot,
 ]
 
 # The rewards tests' own backend also takes admin calls (points, rewards, fulfilment).

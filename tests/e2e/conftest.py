@@ -61,9 +61,17 @@ def message_text(payload: dict[str, Any]) -> str:
     return ""
 
 
+# The shared stack's backend gives up waiting for an agent after this long (the no-agent
+# notice of tests/e2e/test_handoff_e2e.py); claims in the hand-off tests come sooner.
+HANDOFF_TIMEOUT_SECONDS = 20
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = start_stack(tmp_path_factory.mktemp("e2e"), gateway=True)  # as make run
+    stack = start_stack(  # as make run
+        tmp_path_factory.mktemp("e2e"), gateway=True,
+        backend_env={"HANDOFF_TIMEOUT_SECONDS": str(HANDOFF_TIMEOUT_SECONDS)},
+    )
     with running(*stack.processes):
         yield stack
 

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mitra_config.dotenv import GENERATED_SECRETS, ensure_local_file, layered_environment
+from mitra_config.dotenv import (
+    GENERATED,
+    GENERATED_SECRETS,
+    ensure_local_file,
+    layered_environment,
+)
 from mitra_config.secrets import MIN_SECRET_BYTES, is_demo_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +56,12 @@ def test_dollar_hash_and_quotes_are_kept_as_written(tmp_path: Path) -> None:
 
 def test_first_run_generates_fresh_private_secrets_and_never_overwrites(tmp_path: Path) -> None:
     local = tmp_path / ".env"
-    assert ensure_local_file(local) == list(GENERATED_SECRETS)
+    assert ensure_local_file(local) == list(GENERATED)
     first = layered_environment({}, example_file=tmp_path / "none", local_file=local)
+    # Demo console logins: fixed e-mails, random passwords of their own.
+    assert first["DEMO_AGENT_EMAIL"] != first["DEMO_ADMIN_EMAIL"]
+    passwords = {first["DEMO_AGENT_PASSWORD"], first["DEMO_ADMIN_PASSWORD"]}
+    assert len(passwords) == 2 and all(len(p) >= 16 for p in passwords)
     for name in GENERATED_SECRETS:
         assert len(first[name].encode()) >= MIN_SECRET_BYTES
         assert not is_demo_value(first[name])
@@ -68,7 +77,7 @@ def test_first_run_generates_fresh_private_secrets_and_never_overwrites(tmp_path
 
 def test_the_committed_example_holds_no_working_secret() -> None:
     committed = layered_environment({}, local_file=ROOT / "does-not-exist")
-    for name in GENERATED_SECRETS:
+    for name in GENERATED:
         assert name not in committed, f"{name} has a committed value"
 
 

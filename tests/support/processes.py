@@ -32,6 +32,24 @@ VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "100000000000001"
 API_VERSION = "v21.0"
+# The support console's demo logins (docs/contracts.md, "Hand-off to a person"):
+# ``app.initial_data`` creates or updates these two users from the environment.
+DEMO_AGENT_EMAIL = "agent@example.com"
+DEMO_AGENT_PASSWORD = "agent-console-password-1"
+DEMO_ADMIN_EMAIL = "admin@example.com"
+DEMO_ADMIN_PASSWORD = "admin-console-password-1"
+CONSOLE_LOGINS = {
+    "DEMO_AGENT_EMAIL": DEMO_AGENT_EMAIL,
+    "DEMO_AGENT_PASSWORD": DEMO_AGENT_PASSWORD,
+    "DEMO_ADMIN_EMAIL": DEMO_ADMIN_EMAIL,
+    "DEMO_ADMIN_PASSWORD": DEMO_ADMIN_PASSWORD,
+}
+# What a stack's backend gets unless the test says otherwise (``backend_env``): support
+# is always open and the no-agent timer is checked every second.
+STACK_BACKEND_ENV = {
+    "SUPPORT_HOURS_ALWAYS_OPEN": "true",
+    "HANDOFF_CHECK_INTERVAL_SECONDS": "1",
+}
 
 
 # Ports handed out by free_port: a stack chooses Rasa's and the gateway's ports before it
@@ -127,9 +145,12 @@ def spawn(
     return process
 
 
-def prepare_backend_db(database_url: str, log_dir: Path) -> None:
-    """Migrate and seed a backend database with the demo data."""
-    env = base_env(DATABASE_URL=database_url)
+def prepare_backend_db(
+    database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> None:
+    """Migrate and seed a backend database with the demo data (and the console's demo
+    logins, ``CONSOLE_LOGINS`` unless ``extra_env`` says otherwise)."""
+    env = base_env(DATABASE_URL=database_url, **{**CONSOLE_LOGINS, **(extra_env or {})})
     for step in (["alembic", "upgrade", "head"], ["python", "-m", "app.initial_data"]):
         result = subprocess.run(
             [str(BACKEND_BIN / step[0]), *step[1:]], cwd=BACKEND_DIR, env=env,
@@ -140,15 +161,20 @@ def prepare_backend_db(database_url: str, log_dir: Path) -> None:
     (log_dir / "db-ready").write_text(database_url)
 
 
-def start_backend(log_dir: Path, database_url: str, nice: int = 0) -> Process:
-    prepare_backend_db(database_url, log_dir)
+def start_backend(
+    log_dir: Path, database_url: str, nice: int = 0, extra_env: dict[str, str] | None = None
+) -> Process:
+    """The backend on a free port; ``extra_env`` adds to (or overrides) its environment
+    and the seed's, which always include the console's demo logins."""
+    env = {**CONSOLE_LOGINS, **(extra_env or {})}
+    prepare_backend_db(database_url, log_dir, env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     return spawn(
         "backend",
         [str(BACKEND_BIN / "uvicorn"), "app.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
-        log_dir, base_env(DATABASE_URL=database_url), cwd=BACKEND_DIR,
+        log_dir, base_env(DATABASE_URL=database_url, **env), cwd=BACKEND_DIR,
         health_url=f"{url}/health", url=url, nice=nice,
     )
 
@@ -288,18 +314,30 @@ class Stack:
 def start_stack(
     log_dir: Path, rest: bool = False, rasa_env: dict[str, str] | None = None,
     gateway: bool = False, tracker_store: str | None = None, lock_store: str | None = None,
+    backend_env: dict[str, str] | None = None,
 ) -> Stack:
     """Start every process on free ports: SQLite backend with the demo seed, SQLite
     tracker store, Rasa talking to the sandbox and the sandbox posting to Rasa.
     ``rasa_env`` adds to Rasa's environment (e.g. which inbound queue it uses).
-    ``gateway=True``: webhooks go to the ingress gateway, Rasa only runs turns."""
+    ``gateway=True``: webhooks go to the ingress gateway, Rasa only runs turns.
+    ``backend_env`` adds to (or overrides) the backend's: it already knows Rasa's URL
+    and token (hand-offs), the console's demo logins and ``STACK_BACKEND_ENV``
+    (e.g. ``{"HANDOFF_TIMEOUT_SECONDS": "3"}`` or ``{"SUPPORT_HOURS_ALWAYS_OPEN":
+    "false"}``)."""
     started: list[Process] = []
     try:  # a process that fails to start must not leave the others running
         nice = TURN_NICENESS if gateway else 0
-        backend = started_with(
-            started, start_backend(log_dir, f"sqlite:///{log_dir / 'mitra.db'}", nice=nice)
-        )
+        # Rasa's port first: the backend calls Rasa's HTTP API (agent replies, hand-back).
         rasa_port, gateway_port = free_port(), free_port()
+        backend = started_with(started, start_backend(
+            log_dir, f"sqlite:///{log_dir / 'mitra.db'}", nice=nice,
+            extra_env={
+                "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+                "RASA_AUTH_TOKEN": RASA_AUTH_TOKEN,
+                **STACK_BACKEND_ENV,
+                **(backend_env or {}),
+            },
+        ))
         receiver = gateway_port if gateway else rasa_port
         sandbox = started_with(
             started, start_sandbox(log_dir, f"http://127.0.0.1:{receiver}{WEBHOOK_PATH}")

@@ -9,6 +9,7 @@ from app.api.routes import (
     catalogue,
     claims,
     erp,
+    handoffs,
     ocr,
     partners,
     payouts,
@@ -34,3 +35,4 @@ api_router.include_router(admin_rewards.router)
 api_router.include_router(payouts.router)
 api_router.include_router(quizzes.router)
 api_router.include_router(admin_quizzes.router)
+api_router.include_router(handoffs.router)

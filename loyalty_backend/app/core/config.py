@@ -11,6 +11,12 @@ Secrets (``SERVICE_TOKEN``, ``ERP_API_KEY``, ``ADMIN_API_KEY``,
   ``MIN_SECRET_BYTES``; the error names the variable;
 - in every environment two callers may not share a secret (the caller would be ambiguous).
 
+``RASA_AUTH_TOKEN`` (the backend's key to Rasa's HTTP API: agent replies, hand-back, the
+no-agent notice) is a secret too, but optional: unset, the backend never calls Rasa (the
+console's chat actions answer 503 and the no-agent check does not run). When set it
+follows the same rules (blank is missing; in production no demo or short value; never
+the same as a caller's secret).
+
 The bot side applies the same rule in ``mitra_config/secrets.py`` (the two projects never
 import each other's code, so the rule is written twice; keep them in step).
 """
@@ -90,6 +96,31 @@ class Settings(BaseSettings):
     ADMIN_API_KEY: SecretStr | None = None  # admin automation
     PAYOUT_CALLBACK_TOKEN: SecretStr | None = None  # the payout provider's callbacks
 
+    # Rasa's HTTP API (hand-off to a person, issue 20): replies from the support console,
+    # hand-back and the no-agent notice go there, with ``?token=RASA_AUTH_TOKEN``.
+    RASA_URL: str = "http://127.0.0.1:5005"
+    RASA_AUTH_TOKEN: SecretStr | None = None
+    # Seconds to wait for Rasa before the console says "the chat service is unavailable".
+    RASA_TIMEOUT_SECONDS: float = 5.0
+
+    # Support hours and the no-agent timeout come from content/support.yml; tests (and a
+    # demo outside office hours) may override them. SUPPORT_HOURS_ALWAYS_OPEN: unset = the
+    # file decides, true = always open, false = closed now.
+    SUPPORT_HOURS_ALWAYS_OPEN: bool | None = None
+    HANDOFF_TIMEOUT_SECONDS: int | None = None
+    # How often the backend looks for hand-offs nobody claimed in time.
+    HANDOFF_CHECK_INTERVAL_SECONDS: float = 15.0
+
+    # Support console demo logins, created or updated by `python -m app.initial_data`
+    # outside production (both values needed; generated into .env by `make run`).
+    DEMO_AGENT_EMAIL: str | None = None
+    DEMO_AGENT_PASSWORD: SecretStr | None = None
+    DEMO_ADMIN_EMAIL: str | None = None
+    DEMO_ADMIN_PASSWORD: SecretStr | None = None
+    # The console's session cookie is Secure in production; set this to force it either
+    # way (unset: production only, since development and test serve plain http).
+    CONSOLE_COOKIE_SECURE: bool | None = None
+
     # `python -m app.initial_data` seeds the demo partners outside development/test only
     # when asked: `--demo` or SEED_DEMO=1.
     SEED_DEMO: bool = False
@@ -126,7 +157,15 @@ class Settings(BaseSettings):
     def _normalise_env(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator(*CREDENTIAL_VARS, mode="before")
+    @field_validator(
+        *CREDENTIAL_VARS,
+        "RASA_AUTH_TOKEN",
+        "DEMO_AGENT_PASSWORD",
+        "DEMO_ADMIN_PASSWORD",
+        "DEMO_AGENT_EMAIL",
+        "DEMO_ADMIN_EMAIL",
+        mode="before",
+    )
     @classmethod
     def _blank_is_missing(cls, value: Any) -> Any:
         if isinstance(value, SecretStr):
@@ -156,9 +195,16 @@ class Settings(BaseSettings):
             if value in seen:
                 problems.append(f"{name} and {seen[value]} hold the same secret")
             seen.setdefault(value, name)
+        rasa_token = self.rasa_token
+        if rasa_token is not None and rasa_token in seen:
+            problems.append(f"RASA_AUTH_TOKEN and {seen[rasa_token]} hold the same secret")
         if self.APP_ENV is AppEnv.PRODUCTION:
             for name in CREDENTIAL_VARS:
                 problem = production_secret_problem(name, getattr(self, name))
+                if problem:
+                    problems.append(problem)
+            if self.RASA_AUTH_TOKEN is not None:
+                problem = production_secret_problem("RASA_AUTH_TOKEN", self.RASA_AUTH_TOKEN)
                 if problem:
                     problems.append(problem)
         if problems:
@@ -174,6 +220,18 @@ class Settings(BaseSettings):
         """The plain value of one of CREDENTIAL_VARS, or None when that caller is disabled."""
         value: SecretStr | None = getattr(self, name)
         return value.get_secret_value() if value is not None else None
+
+    @property
+    def rasa_token(self) -> str | None:
+        """RASA_AUTH_TOKEN's plain value, or None: the backend then never calls Rasa."""
+        value = self.RASA_AUTH_TOKEN
+        return value.get_secret_value() if value is not None else None
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        if self.CONSOLE_COOKIE_SECURE is not None:
+            return self.CONSOLE_COOKIE_SECURE
+        return self.APP_ENV is AppEnv.PRODUCTION
 
     @property
     def demo_data_allowed(self) -> bool:

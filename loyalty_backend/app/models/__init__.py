@@ -5,7 +5,9 @@ from app.models.base import Base
 from app.models.catalogue import EarnRule, Product, ProductSynonym
 from app.models.claim import Claim, ClaimImage, ClaimLine
 from app.models.consent import ConsentRecord
+from app.models.console_user import ConsoleSession, ConsoleUser
 from app.models.erp import ERPSalesLine
+from app.models.handoff import Handoff
 from app.models.partner import Partner
 from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
 from app.models.questionnaire import Questionnaire, QuestionnaireAnswer, QuestionnaireAttempt
@@ -19,8 +21,11 @@ __all__ = [
     "ClaimImage",
     "ClaimLine",
     "ConsentRecord",
+    "ConsoleSession",
+    "ConsoleUser",
     "ERPSalesLine",
     "EarnRule",
+    "Handoff",
     "LedgerEntry",
     "LotConsumption",
     "Partner",
