@@ -15,6 +15,10 @@ HANDOFF_INTENTS = (
     "request_agent", "handoff_leave_message", "handoff_keep_waiting", "handoff_back_to_bot",
     "EXTERNAL_handback", "EXTERNAL_handoff_timeout",
 )
+# The slot each form fills from the partner's answer. Rasa still extracts slots from what
+# a paused partner writes (for the agent), so the hand-back empties them: the form then
+# asks its question again instead of taking a message meant for the agent as the answer.
+FORM_ANSWER_SLOTS = ("claim_review", "redeem_answer", "questionnaire_answer")
 
 
 def message_id(tracker: Tracker) -> str:

@@ -17,12 +17,12 @@ from typing import Any
 
 import structlog
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendNotFound
 from actions.base import PartnerAction
-from actions.conversation import entity, idempotency_key
+from actions.conversation import FORM_ANSWER_SLOTS, entity, idempotency_key
 from actions.formatting import normalise_language
 
 logger = structlog.get_logger(__name__)
@@ -76,7 +76,20 @@ def _paused(dispatcher: CollectingDispatcher, handoff: dict[str, Any], response:
         response=response, wait=handoff.get("expected_wait_minutes") or 5,
         next_open=_label(handoff.get("next_open_label"), language),
     )
-    return [SlotSet(STATE, WAITING), SlotSet(OFFERED, False), ConversationPaused()]
+    # Paused, the bot listens: the partner's messages and the backend's EXTERNAL_* intents
+    # then follow an action_listen, as the rules (and every other turn) expect.
+    return [SlotSet(STATE, WAITING), SlotSet(OFFERED, False), ConversationPaused(),
+            ActionExecuted("action_listen")]
+
+
+def _back_with_the_bot(tracker: Tracker) -> tuple[bool, list[EventType]]:
+    """Whether a flow waits (its form shows it again next), and the events that end the
+    hand-off: the state cleared and, in a flow, its answer slot emptied."""
+    in_flow = bool((tracker.active_loop or {}).get("name"))
+    events: list[EventType] = [SlotSet(STATE, None), SlotSet(OFFERED, False)]
+    if in_flow:
+        events += [SlotSet(name, None) for name in FORM_ANSWER_SLOTS]
+    return in_flow, events
 
 
 class ActionNotUnderstood(Action):
@@ -176,11 +189,11 @@ class ActionHandoffBackToBot(PartnerAction):
             client.cancel_handoff(tracker.sender_id)
         except BackendNotFound:
             pass  # nothing open any more: the partner is with the bot either way
-        in_flow = bool((tracker.active_loop or {}).get("name"))
+        in_flow, events = _back_with_the_bot(tracker)
         dispatcher.utter_message(
             response="utter_handoff_resume_flow" if in_flow else "utter_handoff_back_to_bot"
         )
-        return [SlotSet(STATE, None), SlotSet(OFFERED, False)]
+        return events
 
 
 class ActionHandoffTimeout(Action):
@@ -207,10 +220,10 @@ class ActionHandback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        in_flow = bool((tracker.active_loop or {}).get("name"))
+        in_flow, events = _back_with_the_bot(tracker)
         language = normalise_language(tracker.get_slot("language"))
         logger.info("handoff.handed_back", in_flow=in_flow, language=language)
         dispatcher.utter_message(
             response="utter_handback_resume_flow" if in_flow else "utter_handback"
         )
-        return [SlotSet(STATE, None), SlotSet(OFFERED, False)]
+        return events

@@ -67,11 +67,11 @@ class ActionSessionStart(Action):
                         status=error.status)
         except BackendUnavailable:
             logger.warning("session.partner_unavailable", sender=mask_id(tracker.sender_id))
-        events.append(ActionExecuted("action_listen"))
         if tracker.get_slot("handoff_state") == "waiting":
             # A new session must not end a wait for an agent (the queue still holds the
             # partner): the bot stays silent; the agent, or the no-agent notice, resumes.
             events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
         return events
 
 

@@ -101,7 +101,8 @@ class Settings(BaseSettings):
     RASA_URL: str = "http://127.0.0.1:5005"
     RASA_AUTH_TOKEN: SecretStr | None = None
     # Seconds to wait for Rasa before the console says "the chat service is unavailable".
-    RASA_TIMEOUT_SECONDS: float = 5.0
+    # A hand-back runs a whole turn (the bot speaks first), so allow for a busy Rasa.
+    RASA_TIMEOUT_SECONDS: float = 15.0
 
     # Support hours and the no-agent timeout come from content/support.yml; tests (and a
     # demo outside office hours) may override them. SUPPORT_HOURS_ALWAYS_OPEN: unset = the

@@ -6,10 +6,12 @@ open (waiting/active) hand-off; the database enforces it (a partial unique index
 a request that loses that race is retried once and finds the winner's.
 
 Changes that must reach Rasa (claim: ``pause``; hand-back: ``resume`` + the
-``EXTERNAL_handback`` intent) take a ``notify`` callable that runs INSIDE the writer
-transaction, after the guarded UPDATE and before the commit: if Rasa refuses or is down,
-``notify`` raises and the transaction rolls back, so the state changes only once Rasa
-accepted. The guarded UPDATE (``... WHERE status = 'waiting'``) is also what makes two
+``EXTERNAL_handback`` intent) take a ``notify`` callable that runs AFTER the guarded
+UPDATE committed, never inside a transaction: a hand-back runs a whole Rasa turn, whose
+actions may call this backend, so holding a lock (SQLite's one writer, a PostgreSQL row)
+across it could wait on itself. If Rasa refuses or is down, ``notify`` raises and a
+second guarded UPDATE undoes the change (only if it is still ours), so the state stays
+as it was. The guarded UPDATE (``... WHERE status = 'waiting'``) is also what makes two
 agents claiming at once end with exactly one winner: on PostgreSQL the second UPDATE
 waits for the first transaction and then matches no row; SQLite serialises writers.
 
@@ -24,6 +26,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -273,7 +276,13 @@ def claim(
             if handoff.status == HandoffStatus.ACTIVE and handoff.claimed_by == user.id:
                 return handoff
             raise _refusal(handoff, user)
+    try:
         notify(handoff)
+    except Exception:
+        _undo(session, handoff_id, Handoff.claimed_by == user.id,
+              status=HandoffStatus.WAITING.value, claimed_by=None, claimed_at=None)
+        raise
+    with write_transaction(session):
         audit.record(
             session,
             actor=f"console:{user.id}",
@@ -284,7 +293,19 @@ def claim(
             now=now,
         )
     log.info("hand-off claimed", extra={"handoff_id": handoff.id, "console_user": user.id})
-    return handoff
+    return get(session, handoff_id)
+
+
+def _undo(session: Session, handoff_id: int, still_ours: Any, **values: Any) -> None:
+    """Put back what a change set before Rasa refused it (only if nobody changed it since)."""
+    with write_transaction(session):
+        session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff_id, still_ours)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    session.expire_all()
 
 
 def ensure_may_write(handoff: Handoff, user: ConsoleUser) -> None:
@@ -330,7 +351,7 @@ def hand_back(
     now: datetime | None = None,
 ) -> Handoff:
     """Close an active hand-off; ``notify`` resumes the bot and triggers EXTERNAL_handback.
-    Closed only if Rasa accepted (see the module doc)."""
+    Re-opened if Rasa refused (see the module doc)."""
     now = now or utcnow()
     with write_transaction(session):
         handoff = get(session, handoff_id)
@@ -350,7 +371,15 @@ def hand_back(
         handoff = get(session, handoff_id)
         if not closed:
             raise _refusal(handoff, user)
+        claimed_by = handoff.claimed_by
+    try:
         notify(handoff)
+    except Exception:
+        _undo(session, handoff_id, Handoff.closed_at == now,
+              status=HandoffStatus.ACTIVE.value, closed_at=None, closed_by=None,
+              claimed_by=claimed_by)
+        raise
+    with write_transaction(session):
         audit.record(
             session,
             actor=f"console:{user.id}",
@@ -360,7 +389,7 @@ def hand_back(
             now=now,
         )
     log.info("hand-off handed back", extra={"handoff_id": handoff.id, "console_user": user.id})
-    return handoff
+    return get(session, handoff_id)
 
 
 def audit_view(session: Session, handoff: Handoff, user: ConsoleUser, *, now: datetime) -> None:
