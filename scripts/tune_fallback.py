@@ -14,9 +14,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from rasa.core.agent import Agent
-from rasa.model import get_latest_model
-from rasa.shared.nlu.training_data.loading import load_data
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # nlu_components/
+
+from rasa.core.agent import Agent  # noqa: E402
+from rasa.model import get_latest_model  # noqa: E402
+from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 
 NOISE = ["asdfgh", "zzz", "?", "ok ok ok 123", "hmm", "xyz abc", "...", "😀😀", "tes", "p"]
 THRESHOLDS = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7]
