@@ -32,7 +32,7 @@ from actions.backend_client import (
     get_client,
 )
 from actions.base import INACTIVE_RESPONSES, PartnerAction
-from actions.conversation import HANDOFF_INTENTS, idempotency_key
+from actions.conversation import FLOW_INTERRUPTING_INTENTS, idempotency_key
 from actions.conversation import entity as _entity
 from actions.conversation import intent as _intent
 from actions.conversation import text as _text
@@ -64,7 +64,7 @@ DONE = "done"  # claim_review value that ends the form (submitted, refused or ca
 INTERRUPTING_INTENTS = (
     "check_balance", "tier_status", "points_history", "expiring_points", "claim_status",
     "submit_claim", "claim_display", "share_media", "help", "menu", "change_language",
-    *HANDOFF_INTENTS,
+    *FLOW_INTERRUPTING_INTENTS,
 )
 RECENT_CLAIMS = 5
 MAX_PICK_CANDIDATES = 10  # a WhatsApp list has at most 10 rows

@@ -15,6 +15,11 @@ HANDOFF_INTENTS = (
     "request_agent", "handoff_leave_message", "handoff_keep_waiting", "handoff_back_to_bot",
     "EXTERNAL_handback", "EXTERNAL_handoff_timeout",
 )
+# A notice the program sends first (actions/notices.py).
+NOTICE_INTENT = "EXTERNAL_notify"
+# What leaves any waiting flow waiting: the hand-off and the program's notices.
+FLOW_INTERRUPTING_INTENTS = (*HANDOFF_INTENTS, NOTICE_INTENT)
+
 # The slot each form fills from the partner's answer. Rasa still extracts slots from what
 # a paused partner writes (for the agent), so the hand-back empties them: the form then
 # asks its question again instead of taking a message meant for the agent as the answer.

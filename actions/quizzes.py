@@ -41,7 +41,7 @@ from actions.backend_client import (
     get_client,
 )
 from actions.base import INACTIVE_RESPONSES, PartnerAction
-from actions.conversation import HANDOFF_INTENTS
+from actions.conversation import FLOW_INTERRUPTING_INTENTS
 from actions.formatting import format_date, format_points, localised, normalise_language
 from actions.logging_utils import mask_id
 from actions.offload import in_worker_thread
@@ -65,7 +65,7 @@ ENTITY = {QUIZ: "quiz_code", SURVEY: "survey_code"}
 INTERRUPTING_INTENTS = (
     "check_balance", "tier_status", "points_history", "expiring_points", "claim_status",
     "help", "menu", "change_language", "quiz_record", "start_quiz", "start_survey",
-    *HANDOFF_INTENTS,
+    *FLOW_INTERRUPTING_INTENTS,
 )
 MAX_LIST_BUTTONS = 9  # a WhatsApp list has 10 rows; one is "My training"
 # Words on buttons the actions build (the rest of what partners read is in the domain).

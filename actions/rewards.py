@@ -39,7 +39,14 @@ from actions.backend_client import (
 )
 from actions.base import INACTIVE_RESPONSES, PartnerAction
 from actions.claim_draft import is_cancel_text
-from actions.conversation import HANDOFF_INTENTS, entity, idempotency_key, intent, is_button, text
+from actions.conversation import (
+    FLOW_INTERRUPTING_INTENTS,
+    entity,
+    idempotency_key,
+    intent,
+    is_button,
+    text,
+)
 from actions.formatting import (
     REDEMPTION_STATUS_ICONS,
     format_date,
@@ -69,7 +76,7 @@ STEP_CONFIRM, STEP_ADDRESS = "confirm", "address"
 INTERRUPTING_INTENTS = (
     "check_balance", "tier_status", "points_history", "expiring_points", "claim_status",
     "redemption_status", "help", "menu", "change_language",
-    *HANDOFF_INTENTS,
+    *FLOW_INTERRUPTING_INTENTS,
 )
 # Answers that leave the redemption for another flow: it is cancelled, and the partner
 # is asked to send that again (two forms cannot wait at once).

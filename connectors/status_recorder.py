@@ -1,4 +1,6 @@
-"""Delivery statuses of outbound messages: counted and the latest failures kept.
+"""Delivery statuses of outbound messages: counted, the latest failures kept, and
+forwarded to the backend, which keeps them for the program's notices
+(``connectors/notice_reporter.py``).
 
 Statuses (sent/delivered/read/failed) never produce a bot turn. Send failures seen
 by the Graph client are recorded here too, so support has one place to look
@@ -16,6 +18,7 @@ import structlog
 
 from connectors.graph_client import SendResult
 from connectors.masking import mask_id
+from connectors.notice_reporter import NoticeReporter, default_notice_reporter
 from connectors.whatsapp_payloads import ErrorDetail, StatusUpdate
 
 logger = structlog.get_logger(__name__)
@@ -33,12 +36,17 @@ class FailureRecord:
 class StatusRecorder:
     """In-process counters by status plus the last ``max_failures`` failures."""
 
-    def __init__(self, max_failures: int = 100) -> None:
+    def __init__(
+        self, max_failures: int = 100, reporter: NoticeReporter | None = default_notice_reporter
+    ) -> None:
         self.counts: Counter[str] = Counter()
         self.failures: deque[FailureRecord] = deque(maxlen=max_failures)
+        self.reporter = reporter  # forwards statuses to the backend (the program's notices)
 
     def record(self, status: StatusUpdate) -> None:
         self.counts[status.status] += 1
+        if self.reporter is not None:
+            self.reporter.record_status(status)
         if status.status == "failed":
             self.failures.append(
                 FailureRecord(

@@ -36,6 +36,7 @@ from connectors.graph_client import (
 from connectors.inbound_queue import InboundQueue, build_inbound_queue, keep_starting
 from connectors.ingress import WebhookIngress
 from connectors.masking import mask_id
+from connectors.notice_reporter import NoticeReporter, default_notice_reporter, notification_ids
 from connectors.rasa_speedups import install as install_rasa_speedups
 from connectors.status_recorder import StatusRecorder, default_status_recorder
 from connectors.turn_runner import TurnRunner
@@ -75,10 +76,12 @@ class WhatsAppOutput(OutputChannel):
         client: GraphClient,
         status_recorder: StatusRecorder | None = None,
         options: RenderOptions | None = None,
+        reporter: NoticeReporter | None = None,
     ) -> None:
         self.client = client
         self.status_recorder = status_recorder or default_status_recorder
         self.options = options or RenderOptions()
+        self.reporter = reporter or default_notice_reporter
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         await self.deliver(recipient_id, message)
@@ -115,6 +118,13 @@ class WhatsAppOutput(OutputChannel):
         custom = message.get("custom")
         if isinstance(custom, Mapping) and not (set(custom) & KNOWN_CUSTOM_KEYS):
             logger.warning("whatsapp.render.unknown_custom", keys=sorted(map(str, custom)))
+        results = await self._send(recipient_id, message)
+        notices = notification_ids(message)
+        if notices:  # a program notice: the backend learns what WhatsApp answered
+            await self.reporter.report_send(notices, results)
+        return results
+
+    async def _send(self, recipient_id: str, message: Mapping[str, Any]) -> list[SendResult]:
         try:
             payloads = render_response(recipient_id, message, self.options)
         except RenderError as exc:

@@ -62,7 +62,11 @@ EMPTY_BODY = "👇"
 CUSTOM_TEMPLATE_KEY = "whatsapp_template"
 CUSTOM_RAW_KEY = "whatsapp"
 CUSTOM_OPTIONS_KEY = "whatsapp_options"
-KNOWN_CUSTOM_KEYS = frozenset({CUSTOM_TEMPLATE_KEY, CUSTOM_RAW_KEY, CUSTOM_OPTIONS_KEY})
+# Marks a program notice (actions/notices.py); renders nothing, the channel reports it.
+CUSTOM_NOTIFICATION_KEY = "notification"
+KNOWN_CUSTOM_KEYS = frozenset(
+    {CUSTOM_TEMPLATE_KEY, CUSTOM_RAW_KEY, CUSTOM_OPTIONS_KEY, CUSTOM_NOTIFICATION_KEY}
+)
 
 _ADDRESS_KEYS = ("messaging_product", "recipient_type", "to", "recipient")
 # Business-scoped user ids: "ID.13491208655302741918", parent ids "ID.ENT.1181…".
