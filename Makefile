@@ -63,6 +63,7 @@ validate: setup ## check domain, stories, rules and NLU data (and that every res
 	.venv/bin/python scripts/check_bot.py
 	cd loyalty_backend && .venv/bin/python -m app.commands.load_content --check
 	cd loyalty_backend && .venv/bin/python -m app.commands.load_questionnaires --check
+	cd loyalty_backend && .venv/bin/python -m app.commands.check_notifications --check
 
 run: db train ## set everything up and start backend, actions, Rasa and the WhatsApp sandbox
 	$(WITH_ENV) -- scripts/run_all.sh

@@ -28,5 +28,7 @@ echo "== WhatsApp: message in -> message out at 20 msg/s across 100 partners"
 .venv/bin/python -m bench.whatsapp_bench roundtrip
 echo "== claims in chat: invoice photo -> draft, confirm -> answer (whole stack)"
 .venv/bin/python -m bench.claim_chat_bench
+echo "== notices: 10,000 notices drained by the notifier (cap 80/s) through Rasa to the sandbox"
+.venv/bin/python -m bench.notices_bench
 echo "== a fresh clone: make run to the first answer"
 .venv/bin/python -m bench.first_answer

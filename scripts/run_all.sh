@@ -67,6 +67,11 @@ wait_for() {  # wait_for <name> <url> <seconds>
 export RASA_URL="http://127.0.0.1:$RASA_PORT"
 start backend "${NICE[@]}" bash -c "cd loyalty_backend && exec .venv/bin/uvicorn app.main:app \
   --host 127.0.0.1 --port $BACKEND_PORT"
+# The program's notices: the notifier drains the backend's outbox into Rasa (needs Rasa's
+# API, so it retries until Rasa is up); the scheduler queues reminders and summaries.
+start notifier "${NICE[@]}" "${LAUNCH[@]}" --require RASA_AUTH_TOKEN -- \
+  bash -c "cd loyalty_backend && exec .venv/bin/python -m app.notifier"
+start scheduler "${NICE[@]}" bash -c "cd loyalty_backend && exec .venv/bin/python -m app.scheduler"
 start actions "${NICE[@]}" "${LAUNCH[@]}" --require ACTION_SERVER_TOKEN,SERVICE_TOKEN -- \
   .venv/bin/python -m actions.server --host 127.0.0.1 --port "$ACTIONS_PORT"
 wait_for backend "http://127.0.0.1:$BACKEND_PORT/health" 60
@@ -84,7 +89,7 @@ fi
 if $use_sandbox; then start sandbox .venv/bin/python -m sandbox --port "$SANDBOX_PORT"; fi
 # Rasa's HTTP API (read any conversation, send as the business, replace the model) is
 # served only when a feature needs it, and then only with the generated RASA_AUTH_TOKEN.
-rasa_secrets=ACTION_SERVER_TOKEN,WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN
+rasa_secrets=ACTION_SERVER_TOKEN,WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN,WHATSAPP_REPORT_TOKEN
 api_args=()
 case "${RASA_ENABLE_API:-true}" in
   true|1|yes|on) api_args=(--enable-api --auth-token "${RASA_AUTH_TOKEN:-}")
@@ -93,7 +98,7 @@ case "${RASA_ENABLE_API:-true}" in
   *) echo "!! RASA_ENABLE_API must be true or false, not '$RASA_ENABLE_API'" >&2; exit 2 ;;
 esac
 if $use_gateway; then
-  start gateway "${LAUNCH[@]}" --require WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN \
+  start gateway "${LAUNCH[@]}" --require WHATSAPP_APP_SECRET,WHATSAPP_ACCESS_TOKEN,WHATSAPP_VERIFY_TOKEN,WHATSAPP_REPORT_TOKEN \
     -- .venv/bin/python -m connectors.gateway --host 127.0.0.1 --port "$GATEWAY_PORT"
 fi
 start rasa "${NICE[@]}" "${LAUNCH[@]}" --require "$rasa_secrets" -- .venv/bin/rasa run "${api_args[@]}" \

@@ -451,7 +451,7 @@ def seed_demo(session: Session, now: datetime | None = None) -> SeedSummary:
         # Reference data like the tiers: upserted on every run (idempotent).
         load_content.load_content(session)
         seed_voucher_pools(session, now)
-        load_questionnaires.load_questionnaires(session)  # quizzes and surveys
+        load_questionnaires.load_questionnaires(session, notify=False)  # quizzes, surveys
         if session.scalar(select(Partner.id).where(Partner.wa_id == BUDI.wa_id)) is not None:
             seed_fixture_addresses(session)  # a database seeded before addresses existed
             return SeedSummary(created=False, partners=0, ledger_entries=0)

@@ -55,8 +55,9 @@ app = FastAPI(
     description=(
         "Partners, points ledger and tiers for Mitra. Every route but /health needs "
         "`Authorization: Bearer <secret>` with the caller's own secret: SERVICE_TOKEN "
-        "(action server), ERP_API_KEY (ERP), ADMIN_API_KEY (admin automation) or "
-        "PAYOUT_CALLBACK_TOKEN (the payout provider's callbacks); each route names the "
+        "(action server), ERP_API_KEY (ERP), ADMIN_API_KEY (admin automation), "
+        "PAYOUT_CALLBACK_TOKEN (the payout provider's callbacks) or WHATSAPP_REPORT_TOKEN "
+        "(the WhatsApp connector's notice reports); each route names the "
         "scope it needs. Unknown or missing secret: 401; a caller without the "
         "scope: 403. Datetimes are UTC with offset; calendar dates are WIB (Asia/Jakarta)."
     ),

@@ -14,7 +14,13 @@ import secrets
 
 CREDENTIALS = {
     name: secrets.token_urlsafe(32)
-    for name in ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY", "PAYOUT_CALLBACK_TOKEN")
+    for name in (
+        "SERVICE_TOKEN",
+        "ERP_API_KEY",
+        "ADMIN_API_KEY",
+        "PAYOUT_CALLBACK_TOKEN",
+        "WHATSAPP_REPORT_TOKEN",
+    )
 }
 os.environ.update(APP_ENV="test", SEED_DEMO="0", **CREDENTIALS)
 
@@ -211,6 +217,12 @@ def erp_auth() -> dict[str, str]:
 @pytest.fixture
 def admin_auth() -> dict[str, str]:
     return bearer("ADMIN_API_KEY")
+
+
+@pytest.fixture
+def whatsapp_auth() -> dict[str, str]:
+    """The WhatsApp connector's notice reports (WHATSAPP_REPORT_TOKEN)."""
+    return bearer("WHATSAPP_REPORT_TOKEN")
 
 
 @pytest.fixture

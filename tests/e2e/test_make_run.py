@@ -1,7 +1,8 @@
 """`make run` as a newcomer runs it: it creates `.env` with fresh secrets, respects the
 caller's environment, and starts a stack in which only loopback ports listen, the action
-server answers only Rasa, Rasa's HTTP API and REST channel are absent — and a partner
-still gets answers through the signed webhook."""
+server answers only Rasa, Rasa's HTTP API answers only its token and the REST channel is
+absent, the console's demo logins work — and a partner still gets answers through the
+signed webhook."""
 
 from __future__ import annotations
 
@@ -138,17 +139,31 @@ def test_action_server_refuses_callers_other_than_rasa(make_run: MakeRun) -> Non
         assert "available_points" not in response.text and "poin" not in response.text
 
 
-def test_rasa_http_api_and_rest_channel_are_not_served(make_run: MakeRun) -> None:
+def test_rasa_http_api_needs_its_token_and_the_rest_channel_is_absent(
+    make_run: MakeRun,
+) -> None:
+    # The support console's backend posts agents' replies through Rasa's HTTP API: it is
+    # served (on loopback, above) but only to the generated RASA_AUTH_TOKEN.
     rasa = make_run.url("rasa")
     token = dotenv_values(make_run.env_file)["RASA_AUTH_TOKEN"]
-    for params in ({}, {"token": token}, {"token": "demo-rasa-token"}):
+    for params in ({}, {"token": "demo-rasa-token"}, {"token": token[:-1]}):
         tracker = requests.get(f"{rasa}/conversations/{BUDI}/tracker", params=params, timeout=10)
-        assert tracker.status_code == 404
+        assert tracker.status_code == 401, (params, tracker.status_code)
     status = requests.get(f"{rasa}/status", params={"token": token}, timeout=10)
-    assert status.status_code == 404
+    assert status.status_code == 200
     rest = requests.post(f"{rasa}/webhooks/rest/webhook",
                          json={"sender": BUDI, "message": "cek poin"}, timeout=10)
     assert rest.status_code == 404
+
+
+def test_the_console_and_the_demo_logins_are_printed(make_run: MakeRun) -> None:
+    values = dotenv_values(make_run.env_file)
+    printed = make_run.output.read_text(errors="replace")
+    assert f"{make_run.url('backend')}/console" in printed
+    assert values["DEMO_AGENT_EMAIL"] in printed and values["DEMO_AGENT_PASSWORD"] in printed
+    login = requests.post(f"{make_run.url('backend')}/console/api/login", timeout=10, json={
+        "email": values["DEMO_AGENT_EMAIL"], "password": values["DEMO_AGENT_PASSWORD"]})
+    assert login.status_code == 200, login.text
 
 
 def test_partner_is_answered_through_the_signed_webhook(make_run: MakeRun) -> None:

@@ -32,6 +32,8 @@ VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "100000000000001"
 API_VERSION = "v21.0"
+# The WhatsApp channel -> backend: what WhatsApp said about the program's notices.
+REPORT_TOKEN = "test-whatsapp-report-token"
 # The support console's demo logins (docs/contracts.md, "Hand-off to a person"):
 # ``app.initial_data`` creates or updates these two users from the environment.
 DEMO_AGENT_EMAIL = "agent@example.com"
@@ -106,6 +108,7 @@ def base_env(**extra: str) -> dict[str, str]:
         WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
         WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
         WHATSAPP_API_VERSION=API_VERSION,
+        WHATSAPP_REPORT_TOKEN=REPORT_TOKEN,
     )
     env.update(extra)
     return env
@@ -347,7 +350,8 @@ def start_stack(
             log_dir, backend.url, nice=nice,
             extra_env={"WHATSAPP_API_BASE_URL": sandbox.url},
         ))
-        rasa_env = dict(rasa_env or {})
+        # The channel (and the gateway) report notices' outcomes and statuses to the backend.
+        rasa_env = {"BACKEND_URL": backend.url, **(rasa_env or {})}
         gateway_process = None
         if gateway:
             rasa_env["WHATSAPP_INGRESS"] = "gateway"
@@ -371,6 +375,17 @@ def start_stack(
     return Stack(
         backend=backend, actions=actions, sandbox=sandbox, rasa=rasa, gateway=gateway_process
     )
+
+
+def start_notifier(
+    log_dir: Path, database_url: str, rasa_url: str, name: str = "notifier",
+    extra_env: dict[str, str] | None = None,
+) -> Process:
+    """``python -m app.notifier`` (backend venv): drains the outbox into Rasa."""
+    env = base_env(DATABASE_URL=database_url, RASA_URL=rasa_url,
+                   RASA_AUTH_TOKEN=RASA_AUTH_TOKEN, **(extra_env or {}))
+    return spawn(name, [str(BACKEND_BIN / "python"), "-m", "app.notifier"], log_dir, env,
+                 cwd=BACKEND_DIR)
 
 
 def started_with(started: list[Process], process: Process) -> Process:

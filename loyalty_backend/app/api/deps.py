@@ -29,8 +29,9 @@ _bearer = HTTPBearer(
     auto_error=False,
     description=(
         "The caller's own secret: SERVICE_TOKEN (action server), ERP_API_KEY (ERP), "
-        "ADMIN_API_KEY (admin automation) or PAYOUT_CALLBACK_TOKEN (the payout "
-        "provider's callbacks). Each route names the scope it needs."
+        "ADMIN_API_KEY (admin automation), PAYOUT_CALLBACK_TOKEN (the payout "
+        "provider's callbacks) or WHATSAPP_REPORT_TOKEN (the WhatsApp connector's send "
+        "reports). Each route names the scope it needs."
     ),
 )
 
@@ -111,6 +112,8 @@ RewardsManager = Annotated[Principal, _scoped(Scope.REWARDS_MANAGE)]
 RedemptionsReader = Annotated[Principal, _scoped(Scope.REDEMPTIONS_READ)]
 PayoutsCallback = Annotated[Principal, _scoped(Scope.PAYOUTS_CALLBACK)]
 QuizzesReader = Annotated[Principal, _scoped(Scope.QUIZZES_READ)]
+NotificationsReader = Annotated[Principal, _scoped(Scope.NOTIFICATIONS_READ)]
+NotificationsReporter = Annotated[Principal, _scoped(Scope.NOTIFICATIONS_REPORT)]
 
 WaIdPath = Annotated[
     str,

@@ -10,6 +10,7 @@ from app.api.routes import (
     claims,
     erp,
     handoffs,
+    notifications,
     ocr,
     partners,
     payouts,
@@ -36,3 +37,4 @@ api_router.include_router(payouts.router)
 api_router.include_router(quizzes.router)
 api_router.include_router(admin_quizzes.router)
 api_router.include_router(handoffs.router)
+api_router.include_router(notifications.router)

@@ -10,6 +10,10 @@ file is gone is deactivated, never deleted: attempts and answers refer to it.
 reported as ``file:line: where: what``; the exit status is 2 when there is any, and then
 nothing is written. The format is described for trainers in docs/quizzes.md.
 
+A quiz module loaded for the first time queues ``quiz_new`` for every active partner
+it is offered to (issue 21; key ``quiz_new:<code>:<partner id>``, so loading again never
+repeats it), in the same transaction; ``--no-notify`` (and the seed) skip that.
+
 What is stored (``questionnaire.questions``, copied into each attempt when it starts):
 ``{"key", "kind": "choice"|"scale"|"text", "text": {"id", "en"}, "choices": [{"text",
 "correct"}], "explanation": {...} | None, "labels": {"low", "high"} | None,
@@ -22,6 +26,7 @@ import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -46,12 +51,13 @@ from app.commands.load_content import (
     Problems,
     _MarkingLoader,
 )
-from app.core.clock import utcnow
+from app.core.clock import utcnow, wib_date
 from app.core.db import write_transaction
-from app.models import Questionnaire
-from app.models.enums import Language
+from app.models import Partner, Questionnaire
+from app.models.enums import Language, PartnerStatus
 from app.models.questionnaire import QuestionKind, QuestionnaireKind
 from app.schemas.common import DateWindow
+from app.services import notifications, questionnaires
 
 QUIZ_DIR = "quizzes"
 SURVEY_DIR = "surveys"
@@ -406,6 +412,7 @@ class LoadSummary:
     quizzes: int
     surveys: int
     deactivated: int
+    announced: int = 0  # quiz_new notices queued
 
 
 def _source(path: Path) -> str:
@@ -413,14 +420,46 @@ def _source(path: Path) -> str:
     return "/".join(parts[-3:]) if len(parts) >= 3 else str(path)
 
 
-def apply_questionnaires(session: Session, found: Questionnaires) -> LoadSummary:
-    """Upsert by (kind, code); deactivate what the folders no longer have.
+def _announce(session: Session, quiz: Questionnaire, now: datetime) -> int:
+    """Queue ``quiz_new`` for each active partner the new module is offered to."""
+    today = wib_date(now)
+    candidates = session.scalars(
+        select(Partner).where(Partner.status == PartnerStatus.ACTIVE.value).order_by(Partner.id)
+    ).all()
+    notices = [
+        notifications.NewNotice(
+            partner_id=partner.id,
+            wa_id=partner.wa_id,
+            params={
+                "quiz_code": quiz.code,
+                "title_id": quiz.title.get("id") or quiz.code,
+                "title_en": quiz.title.get("en") or quiz.code,
+                "points": int(quiz.points),
+            },
+            dedupe_key=f"quiz_new:{quiz.code}:{partner.id}",
+        )
+        for partner in candidates
+        # The tier is computed only for a module that names tiers (the costly filter).
+        if questionnaires.audience_matches(
+            quiz, partner, questionnaires.tier_of(session, partner, now), today
+        )
+    ]
+    return notifications.enqueue_many(session, "quiz_new", notices, now=now)
+
+
+def apply_questionnaires(
+    session: Session, found: Questionnaires, *, notify: bool = True
+) -> LoadSummary:
+    """Upsert by (kind, code); deactivate what the folders no longer have; ``notify``:
+    announce quiz modules loaded for the first time (``quiz_new``).
 
     Joins the caller's write transaction (the seed's) or runs its own.
     """
     now = utcnow()
     deactivated = 0
+    announced = 0
     with write_transaction(session):
+        new_quizzes: list[Questionnaire] = []
         existing = {(q.kind, q.code): q for q in session.scalars(select(Questionnaire))}
         for item in found.items:
             content = item.content
@@ -428,6 +467,8 @@ def apply_questionnaires(session: Session, found: Questionnaires) -> LoadSummary
             if row is None:
                 row = Questionnaire(kind=item.kind.value, code=content.code)
                 session.add(row)
+                if item.kind is QuestionnaireKind.QUIZ:
+                    new_quizzes.append(row)
             row.title = content.title.as_dict()
             row.points = content.points
             row.roles = list(content.audience.roles)
@@ -453,8 +494,14 @@ def apply_questionnaires(session: Session, found: Questionnaires) -> LoadSummary
                 row.active, row.updated_at = False, now
                 deactivated += 1
         session.flush()
+        if notify:
+            for quiz in new_quizzes:
+                announced += _announce(session, quiz, now)
     return LoadSummary(
-        found.count(QuestionnaireKind.QUIZ), found.count(QuestionnaireKind.SURVEY), deactivated
+        found.count(QuestionnaireKind.QUIZ),
+        found.count(QuestionnaireKind.SURVEY),
+        deactivated,
+        announced,
     )
 
 
@@ -464,12 +511,14 @@ class QuestionnaireContentError(ValueError):
         self.problems = list(problems)
 
 
-def load_questionnaires(session: Session, content_dir: Path = CONTENT_DIR) -> LoadSummary:
+def load_questionnaires(
+    session: Session, content_dir: Path = CONTENT_DIR, *, notify: bool = True
+) -> LoadSummary:
     """Read, check and apply; raises ``QuestionnaireContentError`` when anything is wrong."""
     found, problems = read_questionnaires(content_dir)
     if problems:
         raise QuestionnaireContentError(problems)
-    return apply_questionnaires(session, found)
+    return apply_questionnaires(session, found, notify=notify)
 
 
 def _count(number: int, noun: str) -> str:
@@ -480,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="validate only, no database")
     parser.add_argument("--content-dir", type=Path, default=CONTENT_DIR)
+    parser.add_argument(
+        "--no-notify", action="store_true", help="do not announce new quiz modules to partners"
+    )
     args = parser.parse_args(argv)
     found, problems = read_questionnaires(args.content_dir)
     if problems:
@@ -494,10 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     from app.core.db import get_session_factory  # here: --check needs no database
 
     with get_session_factory()() as session:
-        summary = apply_questionnaires(session, found)
+        summary = apply_questionnaires(session, found, notify=not args.no_notify)
     print(
         f"loaded {_count(summary.quizzes, 'quiz module')}, {_count(summary.surveys, 'survey')} "
-        f"({summary.deactivated} deactivated)"
+        f"({summary.deactivated} deactivated, {_count(summary.announced, 'notice')} queued)"
     )
     return 0
 

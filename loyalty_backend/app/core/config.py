@@ -1,7 +1,7 @@
 """Settings from environment variables, with defaults that make a local run work.
 
 Secrets (``SERVICE_TOKEN``, ``ERP_API_KEY``, ``ADMIN_API_KEY``,
-``PAYOUT_CALLBACK_TOKEN``) have no default at all:
+``PAYOUT_CALLBACK_TOKEN``, ``WHATSAPP_REPORT_TOKEN``) have no default at all:
 
 - blank (or only spaces) means missing;
 - in ``development`` and ``test`` a missing secret disables that caller: every token it
@@ -37,7 +37,13 @@ class AppEnv(StrEnum):
 
 # The callers' secrets, one environment variable each (see app/core/security.py for what
 # each caller may do).
-CREDENTIAL_VARS = ("SERVICE_TOKEN", "ERP_API_KEY", "ADMIN_API_KEY", "PAYOUT_CALLBACK_TOKEN")
+CREDENTIAL_VARS = (
+    "SERVICE_TOKEN",
+    "ERP_API_KEY",
+    "ADMIN_API_KEY",
+    "PAYOUT_CALLBACK_TOKEN",
+    "WHATSAPP_REPORT_TOKEN",
+)
 
 MIN_SECRET_BYTES = 32
 # Every secret value that is (or was) committed to this repository or its docs.
@@ -95,6 +101,8 @@ class Settings(BaseSettings):
     ERP_API_KEY: SecretStr | None = None  # the brand's ERP/DMS
     ADMIN_API_KEY: SecretStr | None = None  # admin automation
     PAYOUT_CALLBACK_TOKEN: SecretStr | None = None  # the payout provider's callbacks
+    # The WhatsApp connector reports how the program's notices went (issue 21).
+    WHATSAPP_REPORT_TOKEN: SecretStr | None = None
 
     # Rasa's HTTP API (hand-off to a person, issue 20): replies from the support console,
     # hand-back and the no-agent notice go there, with ``?token=RASA_AUTH_TOKEN``.
@@ -103,6 +111,22 @@ class Settings(BaseSettings):
     # Seconds to wait for Rasa before the console says "the chat service is unavailable".
     # A hand-back runs a whole turn (the bot speaks first), so allow for a busy Rasa.
     RASA_TIMEOUT_SECONDS: float = 15.0
+
+    # The notifier (`python -m app.notifier`, issue 21) drains the notification outbox into
+    # Rasa: at most NOTIFIER_MAX_PER_SECOND triggers per second overall (Meta's 80
+    # messages/s per number), at most one per partner per NOTIFIER_PARTNER_INTERVAL_SECONDS
+    # (Meta's pair rate limit, error 131056), NOTIFIER_CONCURRENCY triggers at once; it
+    # leases NOTIFIER_BATCH due rows at a time for NOTIFIER_LEASE_SECONDS (a row leased by
+    # a notifier that died is leased again after that) and looks again every
+    # NOTIFIER_IDLE_SECONDS when nothing is due. A failed trigger waits 1 s, 2 s, 4 s ...
+    # up to NOTIFIER_BACKOFF_MAX_SECONDS before its next try.
+    NOTIFIER_MAX_PER_SECOND: float = 80.0
+    NOTIFIER_CONCURRENCY: int = 8
+    NOTIFIER_BATCH: int = 200
+    NOTIFIER_LEASE_SECONDS: float = 120.0
+    NOTIFIER_IDLE_SECONDS: float = 1.0
+    NOTIFIER_PARTNER_INTERVAL_SECONDS: float = 6.0
+    NOTIFIER_BACKOFF_MAX_SECONDS: float = 300.0
 
     # Support hours and the no-agent timeout come from content/support.yml; tests (and a
     # demo outside office hours) may override them. SUPPORT_HOURS_ALWAYS_OPEN: unset = the

@@ -1,4 +1,4 @@
-"""Who may call the API: four callers, each with its own secret and its own scopes.
+"""Who may call the API: five callers, each with its own secret and its own scopes.
 
 | caller      | secret (env)              | scopes                                  |
 |-------------|---------------------------|-----------------------------------------|
@@ -8,13 +8,17 @@
 |             |                           | ``sales:write``, ``redemptions:read``      |
 | ``admin``   | ``ADMIN_API_KEY``         | ``points:adjust``, ``partner:manage``,     |
 |             |                           | ``claims:review``, ``rewards:manage``,     |
-|             |                           | ``redemptions:read``                      |
+|             |                           | ``redemptions:read``, ``quizzes:read``,    |
+|             |                           | ``notifications:read``                    |
 | ``payouts`` | ``PAYOUT_CALLBACK_TOKEN`` | ``payouts:callback``                      |
+| ``whatsapp``| ``WHATSAPP_REPORT_TOKEN`` | ``notifications:report``                  |
 
 The action server (``service``) acts for partners: it reads a partner and performs what
 the partner asked for (set the language, claim, redeem a reward). It never mints or
 adjusts points: raw earn/spend are ``points:adjust``, the admin's. The payout provider
-(``payouts``) may only report how a payout ended. The caller's name is the audit actor.
+(``payouts``) may only report how a payout ended; the WhatsApp connector (``whatsapp``)
+may only report how the program's notices were sent and delivered. The caller's name is
+the audit actor.
 
 A presented token is compared in constant time (``hmac.compare_digest`` over SHA-256
 digests, so lengths do not leak either) against every configured secret, always all of
@@ -41,6 +45,8 @@ class Scope(StrEnum):
     REDEMPTIONS_READ = "redemptions:read"  # the redemption feed (ERP, admin)
     PAYOUTS_CALLBACK = "payouts:callback"  # the payout provider reports a payout's outcome
     QUIZZES_READ = "quizzes:read"  # quiz attempts, survey answers and their summaries
+    NOTIFICATIONS_READ = "notifications:read"  # the notices sent, failed and why (admin)
+    NOTIFICATIONS_REPORT = "notifications:report"  # the connector reports sends and statuses
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,12 @@ CALLERS = (
                 Scope.REWARDS_MANAGE,
                 Scope.REDEMPTIONS_READ,
                 Scope.QUIZZES_READ,
+                Scope.NOTIFICATIONS_READ,
             }
         ),
     ),
     Caller("payouts", "PAYOUT_CALLBACK_TOKEN", frozenset({Scope.PAYOUTS_CALLBACK})),
+    Caller("whatsapp", "WHATSAPP_REPORT_TOKEN", frozenset({Scope.NOTIFICATIONS_REPORT})),
 )
 
 

@@ -8,6 +8,7 @@ from app.models.consent import ConsentRecord
 from app.models.console_user import ConsoleSession, ConsoleUser
 from app.models.erp import ERPSalesLine
 from app.models.handoff import Handoff
+from app.models.notification import Notification
 from app.models.partner import Partner
 from app.models.points import LedgerEntry, LotConsumption, PointsAccount, PointsLot
 from app.models.questionnaire import Questionnaire, QuestionnaireAnswer, QuestionnaireAttempt
@@ -28,6 +29,7 @@ __all__ = [
     "Handoff",
     "LedgerEntry",
     "LotConsumption",
+    "Notification",
     "Partner",
     "PointsAccount",
     "PointsLot",

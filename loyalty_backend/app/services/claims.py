@@ -27,6 +27,13 @@ Lifecycle:
 3. ``decide``: a reviewer approves (credited once, through the same ledger key) or
    rejects with a reason; audited. A claim that is already approved or rejected -> 409.
 
+The partner is told of a decision they did not wait for in the chat (issue 21: a
+reviewer's ``decide``, a re-judge when ERP lines arrive, or the re-judge of a claim whose
+judging failed): ``claim_approved`` + ``points_credited`` (+ ``tier_up``), grouped by the
+claim number, or ``claim_rejected``, queued in the transaction that decides
+(app/services/notifications.py). A claim judged while the partner submits it is answered
+in the chat, so it queues nothing.
+
 Partner-facing ``reasons`` are bilingual plain words; reviewer-facing ``signals`` carry
 the details. ``review_eta`` says when a pending claim is usually answered.
 """
@@ -44,10 +51,19 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow, wib_date
 from app.core.db import in_write_transaction, write_transaction
-from app.models import Claim, ClaimImage, ClaimLine, ERPSalesLine, Partner
+from app.models import Claim, ClaimImage, ClaimLine, ERPSalesLine, LedgerEntry, Partner, Tier
 from app.models.claim import ClaimKind, ClaimStatus, LineMatch
 from app.models.enums import LedgerReason, PartnerStatus
-from app.services import audit, catalogue, earn_rules, erp, fraud, ledger, partners
+from app.services import (
+    audit,
+    catalogue,
+    earn_rules,
+    erp,
+    fraud,
+    ledger,
+    notifications,
+    partners,
+)
 from app.services.errors import (
     ClaimAlreadyDecided,
     ClaimNotFound,
@@ -310,9 +326,13 @@ def _refuse_duplicates(
 # --- judge -------------------------------------------------------------------------------
 
 
-def judge(session: Session, claim_id: int, *, now: datetime | None = None) -> Claim:
-    """Judge a ``submitted`` claim (one transaction, the row locked); no-op otherwise."""
-    return _judge(session, claim_id, frozenset({ClaimStatus.SUBMITTED.value}), now)
+def judge(
+    session: Session, claim_id: int, *, now: datetime | None = None, notify: bool = False
+) -> Claim:
+    """Judge a ``submitted`` claim (one transaction, the row locked); no-op otherwise.
+    ``notify``: the partner is not waiting for the answer, so a decision is queued as a
+    notice (module docstring)."""
+    return _judge(session, claim_id, frozenset({ClaimStatus.SUBMITTED.value}), now, notify)
 
 
 def rejudge_pending_for_invoices(
@@ -340,7 +360,7 @@ def rejudge_pending_for_invoices(
     for claim_id, signals in candidates:
         if fraud.needs_review(signals or []):
             continue
-        claim = _judge(session, claim_id, allowed, now)
+        claim = _judge(session, claim_id, allowed, now, notify=True)
         changed += claim.status != ClaimStatus.PENDING_REVIEW.value
     return changed
 
@@ -363,7 +383,7 @@ def rejudge_submitted(
     judged = 0
     for claim_id in ids:
         try:
-            claim = judge(session, claim_id, now=now)
+            claim = judge(session, claim_id, now=now, notify=True)
         except Exception:
             log.exception("re-judging a submitted claim failed", extra={"claim_id": claim_id})
             session.rollback()
@@ -384,13 +404,24 @@ def _lock(session: Session, claim_id: int) -> Claim:
     return claim
 
 
-def _judge(session: Session, claim_id: int, allowed: frozenset[str], now: datetime | None) -> Claim:
+def _judge(
+    session: Session,
+    claim_id: int,
+    allowed: frozenset[str],
+    now: datetime | None,
+    notify: bool = False,
+) -> Claim:
     now = now or utcnow()
     with write_transaction(session):
         claim = _lock(session, claim_id)
         if claim.status in allowed:
             before = claim.status
+            tier_before = (
+                notifications.tier_rank(session, claim.partner_id, now) if notify else None
+            )
             _judge_locked(session, claim, now)
+            if notify:
+                _notify_decision(session, claim, tier_before, now)
             audit.record(
                 session,
                 actor=JUDGE_ACTOR,
@@ -544,6 +575,57 @@ def _approve(session: Session, claim: Claim, partner: Partner, now: datetime, ac
     )
 
 
+def _notify_decision(
+    session: Session, claim: Claim, tier_before: Tier | None, now: datetime
+) -> None:
+    """Queue the notices of an approval or a rejection (in the deciding transaction)."""
+    number = claim.claim_no or claim_no_for(claim.id)
+    partner = session.get(Partner, claim.partner_id)
+    assert partner is not None
+    if claim.status == ClaimStatus.REJECTED.value:
+        texts = [r.get("description", {}) for r in claim.reasons]
+        notifications.enqueue(
+            session,
+            partner,
+            "claim_rejected",
+            {
+                "claim_no": number,
+                "reason_id": " ".join(t.get("id", "") for t in texts).strip(),
+                "reason_en": " ".join(t.get("en", "") for t in texts).strip(),
+            },
+            dedupe_key=f"claim:{number}:rejected",
+            group_key=number,
+            now=now,
+        )
+        return
+    if claim.status != ClaimStatus.APPROVED.value:
+        return
+    notifications.enqueue(
+        session,
+        partner,
+        "claim_approved",
+        {"claim_no": number, "points": int(claim.points)},
+        dedupe_key=f"claim:{number}:approved",
+        group_key=number,
+        now=now,
+    )
+    entry = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.idempotency_key == f"{KeyNamespace.CLAIM.value}{number}"
+        )
+    ).one_or_none()
+    if entry is not None:
+        notifications.notify_credit(
+            session,
+            partner,
+            entry,
+            {"id": f"Klaim {number}", "en": f"Claim {number}"},
+            group_key=number,
+            now=now,
+        )
+        notifications.notify_tier_up(session, partner, tier_before, group_key=number, now=now)
+
+
 # --- decide --------------------------------------------------------------------------------
 
 
@@ -573,13 +655,16 @@ def decide(
         before = claim.status
         partner = session.get(Partner, claim.partner_id)
         assert partner is not None
+        tier_before = None
         if decision == "approve":
+            tier_before = notifications.tier_rank(session, partner.id, now)
             _approve(session, claim, partner, now, actor)
         else:
             _set(claim, ClaimStatus.REJECTED, [_reviewer_reason(reason)])
         claim.judged_at = now
         claim.decided_by = actor
         claim.decision_reason = reason or None
+        _notify_decision(session, claim, tier_before, now)
         audit.record(
             session,
             actor=actor,

@@ -71,7 +71,7 @@ from app.core.config import settings
 from app.core.db import in_write_transaction, write_transaction
 from app.models import LedgerEntry, LotConsumption, Partner, PointsAccount, PointsLot
 from app.models.enums import EARN_REASONS, SPEND_REASONS, LedgerReason, PartnerStatus
-from app.services import audit
+from app.services import audit, notifications
 from app.services.errors import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -85,6 +85,11 @@ from app.services.errors import (
 log = logging.getLogger("app.services.ledger")
 
 EXPIRY_ACTOR = "system:expiry"
+# How a partner's notice names an admin's correction that adds points.
+ADJUSTMENT_SOURCE = {
+    "id": "Koreksi poin oleh tim Mitra",
+    "en": "A points correction by the Mitra team",
+}
 
 
 class KeyNamespace(StrEnum):
@@ -209,12 +214,15 @@ def earn(
     now: datetime | None = None,
     actor: str = "service",
     key_owner: KeyNamespace | None = None,
+    on_credit: Callable[[LedgerEntry], None] | None = None,
 ) -> LedgerResult:
     """Credit ``points`` to an active partner and open a lot that expires later.
 
     Raises ReservedIdempotencyKey for a caller's key in a reserved namespace, and
     PartnerSuspended / PartnerLeft unless the partner is active (a replay of an earlier
     request still answers with its entry; a ``refund`` is written whatever the status).
+    ``on_credit`` runs with the new entry inside the same transaction (never on a replay):
+    e.g. the partner's notice of the credit.
     """
     check_idempotency_key(idempotency_key, key_owner)
     if points <= 0:
@@ -259,6 +267,8 @@ def earn(
             )
         )
         _audit_entry(session, entry, actor, "points.earn", expires_in_days=days)
+        if on_credit is not None:
+            on_credit(entry)
         return LedgerResult(entry, created=True)
 
     return _run_idempotent(session, idempotency_key, request, apply)
@@ -348,9 +358,18 @@ def adjust(
 ) -> LedgerResult:
     """An admin correction: ``points`` > 0 earns, < 0 spends (InsufficientPoints when the
     balance does not cover it), reason ``adjustment``, the note as the description (so
-    the entry's audit row carries it). A replayed key answers with the first entry."""
+    the entry's audit row carries it). A replayed key answers with the first entry.
+    Points added are told to the partner (``points_credited``, same transaction)."""
     if points == 0:
         raise ValueError("an adjustment moves at least one point")
+
+    def tell_partner(entry: LedgerEntry) -> None:
+        partner = session.get(Partner, partner_id)
+        assert partner is not None
+        notifications.notify_credit(
+            session, partner, entry, ADJUSTMENT_SOURCE, group_key=None, now=entry.created_at
+        )
+
     common: dict[str, Any] = {
         "partner_id": partner_id,
         "points": abs(points),
@@ -362,7 +381,9 @@ def adjust(
         "now": now,
         "actor": actor,
     }
-    return earn(session, **common) if points > 0 else spend(session, **common)
+    if points > 0:
+        return earn(session, on_credit=tell_partner, **common)
+    return spend(session, **common)
 
 
 def expire_due_lots(

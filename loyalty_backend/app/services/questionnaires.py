@@ -37,6 +37,9 @@ Finishing
     reason ``quiz`` (no separate ledger reason; reference type ``survey``) and key
     ``quiz:survey:<code>:<partner id>`` (module codes cannot contain ``:``, so the two
     key shapes never meet).
+    No ``points_credited`` notice (the chat's answer already says the points); a
+    ``tier_up`` notice when a quiz's points lift the tier is queued in that same
+    transaction (issue 21).
 """
 
 import copy
@@ -56,7 +59,7 @@ from app.models import LedgerEntry, Partner, Questionnaire, QuestionnaireAnswer
 from app.models import QuestionnaireAttempt as Attempt
 from app.models.enums import LedgerReason
 from app.models.questionnaire import AttemptStatus, QuestionKind, QuestionnaireKind
-from app.services import audit, ledger, partners, tiers
+from app.services import audit, ledger, notifications, partners, tiers
 from app.services.ledger import KeyNamespace
 from app.services.questionnaire_errors import (
     AlreadyCompleted,
@@ -124,6 +127,10 @@ def _tier_of(session: Session, partner: Partner, now: datetime) -> Callable[[], 
         return found[0]
 
     return tier_code
+
+
+audience_matches = _audience_matches
+tier_of = _tier_of
 
 
 def _day_bounds(today: date) -> tuple[datetime, datetime]:
@@ -484,6 +491,7 @@ def _credit(
         return
     is_survey = questionnaire.kind == QuestionnaireKind.SURVEY
     label = "Survey" if is_survey else "Quiz"
+    tier_before = None if is_survey else notifications.tier_rank(session, attempt.partner_id, now)
     result = ledger.earn(
         session,
         partner_id=attempt.partner_id,
@@ -502,6 +510,12 @@ def _credit(
     if result.created:
         attempt.points_awarded = questionnaire.points
         attempt.ledger_entry_id = result.entry.id
+        partner = session.get(Partner, attempt.partner_id)
+        assert partner is not None
+        # The partner reads the points in the chat's answer to their last question, so no
+        # points_credited notice repeats them; a tier they reach is news, though.
+        group = f"attempt:{attempt.id}"
+        notifications.notify_tier_up(session, partner, tier_before, group_key=group, now=now)
 
 
 def _finish(

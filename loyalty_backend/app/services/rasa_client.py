@@ -43,6 +43,9 @@ class RasaUnavailable(DomainError):
         super().__init__(UNAVAILABLE)
         self.reason = reason
         self.status_code = status_code
+        # The HTTP status Rasa answered with (None: not reached, timed out, or not JSON):
+        # the notifier tells a refusal (4xx) from Rasa being down or failing (5xx).
+        self.rasa_status: int | None = None
 
 
 Event = dict[str, Any]
@@ -61,6 +64,9 @@ class RasaClient:
         self._token = token
         self._timeout = timeout
         self._transport = transport
+        # A long-lived connection pool (``open``/``aclose``, or ``async with``) for callers
+        # that make many calls (the notifier); without it each call opens its own.
+        self._http: httpx.AsyncClient | None = None
 
     @property
     def configured(self) -> bool:
@@ -87,15 +93,24 @@ class RasaClient:
         )
 
     async def trigger_intent(
-        self, wa_id: str, name: str, *, output_channel: str = "whatsapp"
+        self,
+        wa_id: str,
+        name: str,
+        *,
+        output_channel: str = "whatsapp",
+        entities: dict[str, Any] | None = None,
     ) -> None:
-        """Make the bot act on an (external) intent; its answer goes to ``output_channel``."""
+        """Make the bot act on an (external) intent; its answer goes to ``output_channel``.
+        ``entities`` (e.g. the notifier's ``{"notice": "<JSON>"}``) go with the intent."""
+        body: dict[str, Any] = {"name": name}
+        if entities:
+            body["entities"] = entities
         await self._call(
             "POST",
             wa_id,
             "trigger_intent",
             params={"output_channel": output_channel},
-            body={"name": name},
+            body=body,
         )
 
     async def get_tracker(self, wa_id: str) -> dict[str, Any]:
@@ -104,6 +119,23 @@ class RasaClient:
             raise RasaUnavailable("tracker is not a JSON object", status_code=502)
         return data
 
+    async def open(self) -> None:
+        """Keep one connection pool for the calls that follow (until ``aclose``)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    async def __aenter__(self) -> "RasaClient":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def _call(
         self, method: str, wa_id: str, path: str, *, params: dict[str, str], body: Any = None
     ) -> Any:
@@ -111,17 +143,23 @@ class RasaClient:
             raise RasaUnavailable("RASA_AUTH_TOKEN is not set")
         url = f"{self.base_url}/conversations/{quote(wa_id, safe='')}/{path}"
         where = {"method": method, "rasa_path": path, "wa_id": mask_wa_id(wa_id)}
+        query = {**params, "token": self._token}
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
-                response = await http.request(
-                    method, url, params={**params, "token": self._token}, json=body
-                )
+            if self._http is not None:
+                response = await self._http.request(method, url, params=query, json=body)
+            else:
+                async with httpx.AsyncClient(
+                    timeout=self._timeout, transport=self._transport
+                ) as http:
+                    response = await http.request(method, url, params=query, json=body)
         except httpx.HTTPError as exc:
             log.warning("rasa unreachable", extra={**where, "error": type(exc).__name__})
             raise RasaUnavailable(f"unreachable: {type(exc).__name__}") from None
         if response.status_code >= 400:
             log.warning("rasa refused", extra={**where, "status": response.status_code})
-            raise RasaUnavailable(f"answered {response.status_code}", status_code=502)
+            refused = RasaUnavailable(f"answered {response.status_code}", status_code=502)
+            refused.rasa_status = response.status_code
+            raise refused
         if not response.content:
             return None
         try:

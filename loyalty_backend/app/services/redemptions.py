@@ -58,6 +58,13 @@ than the points they spent would have gone, and always has a month to use them. 
 go back into stock; an issued voucher code is voided (it was shown to the partner, so
 it is never issued again).
 
+The partner is told of each later change (issue 21, app/services/notifications.py):
+``redemption_fulfilled`` (a payout that settled after the redeem answered, or an admin),
+``redemption_shipped`` (with courier and tracking number), ``redemption_delivered`` and
+``redemption_cancelled`` (with the refunded points), queued in the transaction that makes
+the change, once per redemption and status. What ``redeem`` itself answers (a voucher's
+code, a payout the provider settled at once) is told in the chat, so it queues nothing.
+
 Every change is audited (``redemption.create``, ``redemption.refused``,
 ``redemption.update``, ``redemption.cancel``, ``redemption.payout``, and the ledger's own
 rows).
@@ -85,7 +92,7 @@ from app.models.reward import (
     RedemptionStatus,
     RewardKind,
 )
-from app.services import audit, fulfilment, ledger, rewards, tiers, vouchers
+from app.services import audit, fulfilment, ledger, notifications, rewards, tiers, vouchers
 from app.services.earn_rules import fmt_points, period_bounds
 from app.services.errors import (
     InsufficientPoints,
@@ -543,7 +550,7 @@ def redeem(
     if _awaits_payout_request(redemption):
         # A replay finds it still unpaid when the first attempt failed: ask again (the
         # provider is idempotent per redemption_no).
-        redemption = request_payout(session, redemption.id, actor=actor)
+        redemption = request_payout(session, redemption.id, actor=actor, notify=False)
         result = RedeemResult(redemption, result.created)
     return result
 
@@ -825,8 +832,43 @@ def refund_expiry_days(session: Session, redemption: Redemption, now: datetime) 
     return max(days, REFUND_MIN_DAYS)
 
 
+def _notify(session: Session, redemption: Redemption, status: str, now: datetime) -> None:
+    """Queue the partner's notice of a status change (once per redemption and status)."""
+    number = redemption.redemption_no or redemption_no_for(redemption.id)
+    partner = session.get(Partner, redemption.partner_id)
+    assert partner is not None
+    reward = redemption.reward
+    params: dict[str, object] = {
+        "redemption_no": number,
+        "reward_id": reward.name_id,
+        "reward_en": reward.name_en,
+    }
+    if status == RedemptionStatus.CANCELLED:
+        params = {"redemption_no": number, "points": int(redemption.points_spent)}
+    elif status == RedemptionStatus.SHIPPED:
+        params["tracking"] = " ".join(v for v in (redemption.courier, redemption.tracking_no) if v)
+    elif status not in (RedemptionStatus.DELIVERED, RedemptionStatus.FULFILLED):
+        return
+    kind = f"redemption_{status}"
+    notifications.enqueue(
+        session,
+        partner,
+        kind,
+        params,
+        dedupe_key=f"redemption:{number}:{status}",
+        group_key=number,
+        now=now,
+    )
+
+
 def _cancel_locked(
-    session: Session, redemption: Redemption, *, actor: str, note: str | None, now: datetime
+    session: Session,
+    redemption: Redemption,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    notify: bool = True,
 ) -> None:
     """Cancel a locked redemption: refund, stock or code back, status (audited)."""
     number = redemption.redemption_no or redemption_no_for(redemption.id)
@@ -877,6 +919,8 @@ def _cancel_locked(
         },
         now=now,
     )
+    if notify:
+        _notify(session, redemption, RedemptionStatus.CANCELLED.value, now)
 
 
 def cancel(
@@ -934,6 +978,7 @@ def update_redemption(
                 _cancel_locked(session, redemption, actor=actor, note=note, now=now)
             else:
                 redemption.status = status
+                _notify(session, redemption, status, now)
         if note is not None and (note or None) != redemption.note:
             changes["note"] = [redemption.note, note or None]
             redemption.note = note or None
@@ -955,11 +1000,12 @@ def update_redemption(
 
 
 def request_payout(
-    session: Session, redemption_id: int, *, actor: str = PAYOUT_ACTOR
+    session: Session, redemption_id: int, *, actor: str = PAYOUT_ACTOR, notify: bool = True
 ) -> Redemption:
     """Ask the payout provider to pay an e-wallet/cashback redemption that is still
     ``requested`` without a payout reference, and store the outcome. A provider that
-    raises leaves it as it was (logged); the retry job asks again."""
+    raises leaves it as it was (logged); the retry job asks again. ``notify``: queue the
+    partner's notice of the outcome (``redeem`` answers it in the chat instead)."""
     if in_write_transaction(session):
         raise RuntimeError("request_payout calls the provider outside any transaction")
     session.commit()
@@ -988,6 +1034,7 @@ def request_payout(
         result.reason,
         actor=actor,
         source=provider.name,
+        notify=notify,
     )
     return redemption
 
@@ -1032,6 +1079,7 @@ def _apply_payout(
     source: str,
     now: datetime | None = None,
     strict: bool = False,
+    notify: bool = True,
 ) -> tuple[Redemption, bool]:
     now = now or utcnow()
     with write_transaction(session):
@@ -1068,9 +1116,11 @@ def _apply_payout(
             redemption.payout_ref = provider_ref
         if status == "succeeded":
             redemption.status = RedemptionStatus.FULFILLED.value
+            if notify:
+                _notify(session, redemption, RedemptionStatus.FULFILLED.value, now)
         elif status == "failed":
             note = f"Payout failed: {reason}" if reason else "Payout failed"
-            _cancel_locked(session, redemption, actor=actor, note=note, now=now)
+            _cancel_locked(session, redemption, actor=actor, note=note, now=now, notify=notify)
         redemption.updated_at = now
         audit.record(
             session,

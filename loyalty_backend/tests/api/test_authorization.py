@@ -148,8 +148,10 @@ def test_the_scope_table() -> None:
             "rewards:manage",
             "redemptions:read",
             "quizzes:read",
+            "notifications:read",
         },
         "payouts": {"payouts:callback"},
+        "whatsapp": {"notifications:report"},
     }
     # The bot never mints or adjusts points, nor manages rewards.
     assert not any("points" in scope or "rewards" in scope for scope in table["service"])

@@ -77,7 +77,12 @@ def test_sixteen_bytes_of_multibyte_text_are_counted_in_bytes() -> None:
 @pytest.mark.parametrize("env", ["development", "test"])
 def test_outside_production_a_missing_secret_disables_the_caller(env: str) -> None:
     configured = Settings(
-        APP_ENV=env, SERVICE_TOKEN=" ", ERP_API_KEY=None, ADMIN_API_KEY="", PAYOUT_CALLBACK_TOKEN=""
+        APP_ENV=env,
+        SERVICE_TOKEN=" ",
+        ERP_API_KEY=None,
+        ADMIN_API_KEY="",
+        PAYOUT_CALLBACK_TOKEN="",
+        WHATSAPP_REPORT_TOKEN=" ",
     )
     assert all(configured.credential(name) is None for name in CREDENTIAL_VARS)
     # Short or demo values are a development convenience (the root tests use them).
@@ -149,6 +154,7 @@ def _import_app(extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedPr
         ("SERVICE_TOKEN", "short-but-not-demo", "SERVICE_TOKEN is shorter than 32 bytes"),
         ("PAYOUT_CALLBACK_TOKEN", None, "PAYOUT_CALLBACK_TOKEN is not set"),
         ("PAYOUT_CALLBACK_TOKEN", "demo-payout-token-0123456789abcdef", "holds a demo value"),
+        ("WHATSAPP_REPORT_TOKEN", None, "WHATSAPP_REPORT_TOKEN is not set"),
     ],
 )
 def test_production_process_refuses_to_start(

@@ -1,0 +1,178 @@
+"""The program speaks first, through every real part: a change in the backend queues a
+notice in the same transaction, the notifier drains it into Rasa, action_notify says it
+in the partner's language, the WhatsApp channel sends it to the sandbox and reports the
+wamid, and the sandbox's status webhooks come back to the notice. Outside the 24-hour
+window a template goes instead; an opted-out partner gets only service notices; killing
+the notifier mid-batch neither repeats nor loses a notice.
+
+The stack is this module's own (it moves points and runs its own notifier)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import message_text, next_message, sent_to
+from tests.support.demo import BUDI, JOKO, SARAH
+from tests.support.processes import (
+    BACKEND_BIN,
+    BACKEND_DIR,
+    Process,
+    Stack,
+    base_env,
+    kill_9,
+    running,
+    start_notifier,
+    start_stack,
+)
+
+ADMIN_API_KEY = "test-notices-admin-key"
+# Seeded distributors no other test in this module talks to (one notice each).
+BATCH = [f"628130000000{n}" for n in range(1, 5)]
+NEVER_WROTE = "6281300000005"
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("notices-e2e")
+
+
+@pytest.fixture(scope="module")
+def stack(log_dir: Path) -> Iterator[Stack]:
+    stack = start_stack(log_dir, gateway=True, backend_env={"ADMIN_API_KEY": ADMIN_API_KEY})
+    with running(*stack.processes):
+        yield stack
+
+
+def notifier(stack: Stack, log_dir: Path, name: str = "notifier") -> Process:
+    return start_notifier(log_dir, f"sqlite:///{log_dir / 'mitra.db'}", stack.rasa.url,
+                          name=name, extra_env={"NOTIFIER_LEASE_SECONDS": "10"})
+
+
+def admin(stack: Stack, method: str, path: str, body: Any = None) -> Any:
+    response = requests.request(method, f"{stack.backend.url}/api/v1/admin{path}", json=body,
+                                headers={"Authorization": f"Bearer {ADMIN_API_KEY}"},
+                                timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def credit(stack: Stack, wa_id: str, points: int) -> None:
+    """An admin adjustment: points credited, so a `points_credited` notice is queued."""
+    admin(stack, "POST", f"/partners/by-wa/{wa_id}/adjustments",
+          {"points": points, "note": "Bonus pameran", "idempotency_key": uuid.uuid4().hex})
+
+
+def queue(log_dir: Path, wa_id: str, kind: str, params: dict[str, Any]) -> None:
+    """Queue one notice directly through the backend's service (as a job would)."""
+    code = (
+        "import json, sys\n"
+        "from app.core.db import get_session_factory\n"
+        "from app.models import Partner\n"
+        "from app.services import notifications\n"
+        "from sqlalchemy import select\n"
+        "with get_session_factory()() as session, session.begin():\n"
+        "    partner = session.scalars(select(Partner).where(Partner.wa_id == sys.argv[1])).one()\n"
+        "    notifications.enqueue(session, partner, sys.argv[2], json.loads(sys.argv[3]),\n"
+        "                          dedupe_key=sys.argv[4])\n"
+    )
+    subprocess.run(
+        [str(BACKEND_BIN / "python"), "-c", code, wa_id, kind, json.dumps(params),
+         f"test:{uuid.uuid4().hex}"],
+        cwd=BACKEND_DIR, env=base_env(DATABASE_URL=f"sqlite:///{log_dir / 'mitra.db'}"),
+        check=True, capture_output=True, timeout=60,
+    )
+
+
+def notices_of(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
+    return admin(stack, "GET", f"/notifications?wa_id={wa_id}&limit=50")["items"]
+
+
+def outbound(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
+    return [m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"]
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_a_credit_is_told_in_the_partner_s_language_and_its_statuses_come_back(
+    stack: Stack, log_dir: Path,
+) -> None:
+    # Both wrote today: inside the 24-hour window, an ordinary message.
+    next_message(stack.sandbox, BUDI, text="halo")
+    next_message(stack.sandbox, SARAH, text="hello")
+    before = {p: len(outbound(stack, p)) for p in (BUDI, SARAH)}
+    credit(stack, BUDI, 150)
+    credit(stack, SARAH, 150)
+    with running(notifier(stack, log_dir)):
+        for partner, words in ((BUDI, "+150 poin"), (SARAH, "+150 points")):
+            wait_until(lambda p=partner: len(outbound(stack, p)) > before[p], 60,
+                       f"the notice to {partner}")
+            [said] = outbound(stack, partner)[before[partner]:]
+            assert words in message_text(said), message_text(said)
+        # The sandbox's delivered/read webhooks reach the notice (gateway -> backend).
+        wait_until(lambda: any(n["status"] in ("delivered", "read") and n["wamid"]
+                               for n in notices_of(stack, BUDI)), 30, "delivery status")
+
+
+def test_outside_the_window_a_template_goes(stack: Stack, log_dir: Path) -> None:
+    partner = NEVER_WROTE
+    credit(stack, partner, 80)
+    with running(notifier(stack, log_dir, "notifier-template")):
+        [sent] = wait_until(lambda: outbound(stack, partner), 60, "the template")
+    assert sent["type"] == "template", sent
+    assert sent["template"]["name"] == "mitra_points_credited"
+
+
+def test_an_opted_out_partner_gets_service_notices_only(stack: Stack, log_dir: Path) -> None:
+    next_message(stack.sandbox, JOKO, text="halo")
+    before = len(outbound(stack, JOKO))
+    queue(log_dir, JOKO, "quiz_new", {"quiz_code": "kopi-susu-101", "title_id": "Kopi Susu",
+                                      "title_en": "Kopi Susu", "points": 200})  # marketing
+    credit(stack, JOKO, 60)  # service
+    with running(notifier(stack, log_dir, "notifier-optout")):
+        wait_until(lambda: {n["kind"]: n["status"] for n in notices_of(stack, JOKO)}.get(
+            "quiz_new") == "suppressed", 60, "the marketing notice suppressed")
+        wait_until(lambda: len(outbound(stack, JOKO)) > before, 60, "the service notice")
+    [said] = outbound(stack, JOKO)[before:]
+    assert "+60 poin" in message_text(said), message_text(said)
+
+
+def test_a_notifier_killed_mid_batch_repeats_and_loses_nothing(
+    stack: Stack, log_dir: Path,
+) -> None:
+    before = {p: len(outbound(stack, p)) for p in BATCH}
+    for partner in BATCH:
+        credit(stack, partner, 40)
+    first = notifier(stack, log_dir, "notifier-killed")
+    try:
+        wait_until(lambda: any(len(outbound(stack, p)) > before[p] for p in BATCH), 60,
+                   "the first notice of the batch")
+    finally:
+        kill_9(first)
+    with running(notifier(stack, log_dir, "notifier-restarted")):
+        wait_until(lambda: all(len(outbound(stack, p)) > before[p] for p in BATCH), 90,
+                   "every notice of the batch")
+        # Leases of the killed notifier expire; what it had handed to Rasa is skipped by
+        # the bot. Every notice is final once sent, so nothing more can come.
+        wait_until(lambda: all(all(n["status"] in ("sent", "delivered", "read")
+                                   for n in notices_of(stack, p)) for p in BATCH),
+                   90, "every notice sent")
+    for partner in BATCH:
+        assert len(outbound(stack, partner)) - before[partner] == 1, partner
