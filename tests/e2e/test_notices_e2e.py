@@ -25,12 +25,14 @@ from tests.support.demo import BUDI, JOKO, SARAH
 from tests.support.processes import (
     BACKEND_BIN,
     BACKEND_DIR,
+    TURN_NICENESS,
     Process,
     Stack,
     base_env,
     kill_9,
     running,
     start_notifier,
+    start_rasa,
     start_stack,
 )
 
@@ -50,6 +52,7 @@ def stack(log_dir: Path) -> Iterator[Stack]:
     stack = start_stack(log_dir, gateway=True, backend_env={"ADMIN_API_KEY": ADMIN_API_KEY})
     with running(*stack.processes):
         yield stack
+    stack.rasa.stop()  # the restarted one, if a test replaced it
 
 
 def notifier(stack: Stack, log_dir: Path, name: str = "notifier") -> Process:
@@ -176,3 +179,29 @@ def test_a_notifier_killed_mid_batch_repeats_and_loses_nothing(
                    90, "every notice sent")
     for partner in BATCH:
         assert len(outbound(stack, partner)) - before[partner] == 1, partner
+
+
+def test_rasa_down_the_notice_waits_and_goes_when_rasa_is_back(
+    stack: Stack, log_dir: Path,
+) -> None:
+    partner = "6281300000141"  # a seeded retailer no other test here writes to
+    next_message(stack.sandbox, partner, text="halo")
+    before = len(outbound(stack, partner))
+    kill_9(stack.rasa)
+    credit(stack, partner, 70)
+    with running(notifier(stack, log_dir, "notifier-rasa-down")):
+        # The notifier tried and put the notice back (an error recorded, nothing sent).
+        wait_until(lambda: any(n["kind"] == "points_credited" and n["status"] == "pending"
+                               and n["last_error"] for n in notices_of(stack, partner)),
+                   60, "a failed try while Rasa is down")
+        assert len(outbound(stack, partner)) == before
+        port = int(stack.rasa.url.rsplit(":", 1)[1])
+        stack.rasa = start_rasa(
+            log_dir, log_dir / "endpoints.yml", graph_url=stack.sandbox.url, name="rasa-2",
+            extra_env={"WHATSAPP_INGRESS": "gateway", "BACKEND_URL": stack.backend.url,
+                       "WHATSAPP_QUEUE_PATH": str(log_dir / "rasa-inbound.db")},
+            port=port, nice=TURN_NICENESS,
+        )
+        wait_until(lambda: len(outbound(stack, partner)) > before, 120, "the notice")
+    [said] = outbound(stack, partner)[before:]
+    assert "+70 poin" in message_text(said), message_text(said)
