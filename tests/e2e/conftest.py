@@ -4,7 +4,7 @@ and the WhatsApp sandbox, each started as its own process on a free port."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +12,10 @@ import requests
 
 from tests.support.processes import Process, Stack, running, start_stack
 
-__all__ = ["Stack", "inbound", "message_text", "next_message", "sent_to", "wait_for_messages"]
+__all__ = [
+    "Stack", "inbound", "message_text", "next_message", "sent_to", "wait_for_messages",
+    "wait_until",
+]
 
 
 def sent_to(sandbox: Process, wa_id: str) -> list[dict[str, Any]]:
@@ -31,6 +34,19 @@ def wait_for_messages(
         if len(messages) >= count or time.monotonic() > deadline:
             return messages
         time.sleep(0.2)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it returns something truthy (returned); fail after
+    ``timeout`` seconds naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
 
 
 def inbound(sandbox: Process, **body: Any) -> dict[str, Any]:

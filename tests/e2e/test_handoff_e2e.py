@@ -10,12 +10,11 @@ no other end-to-end test talks to, so a paused chat never blocks another test.""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
 
-from tests.e2e.conftest import inbound, message_text, next_message, sent_to
+from tests.e2e.conftest import inbound, message_text, next_message, sent_to, wait_until
 from tests.support.processes import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -56,17 +55,6 @@ class Console:
 
 def count(stack: Stack, wa_id: str) -> int:
     return len([m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"])
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def wait_for_text(stack: Stack, wa_id: str, needle: str, after: int,

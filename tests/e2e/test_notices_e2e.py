@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import message_text, next_message, sent_to
+from tests.e2e.conftest import message_text, next_message, sent_to, wait_until
 from tests.support.demo import BUDI, JOKO, SARAH
 from tests.support.processes import (
     BACKEND_BIN,
@@ -101,17 +100,6 @@ def notices_of(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
 
 def outbound(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
     return [m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"]
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def test_a_credit_is_told_in_the_partner_s_language_and_its_statuses_come_back(

@@ -282,16 +282,9 @@ def claim(
         _undo(session, handoff_id, Handoff.claimed_by == user.id,
               status=HandoffStatus.WAITING.value, claimed_by=None, claimed_at=None)
         raise
-    with write_transaction(session):
-        audit.record(
-            session,
-            actor=f"console:{user.id}",
-            action="handoff.claimed",
-            entity=ENTITY,
-            entity_id=handoff.id,
-            details={"waited_seconds": int((now - handoff.requested_at).total_seconds())},
-            now=now,
-        )
+    waited = int((now - handoff.requested_at).total_seconds())
+    _audit_console(session, user, "handoff.claimed", handoff.id, now,
+                   details={"waited_seconds": waited})
     log.info("hand-off claimed", extra={"handoff_id": handoff.id, "console_user": user.id})
     return get(session, handoff_id)
 
@@ -330,16 +323,8 @@ def record_reply(
     session: Session, handoff: Handoff, user: ConsoleUser, text: str, *, now: datetime
 ) -> None:
     """Audit an agent's reply that Rasa accepted (the text itself lives in the tracker)."""
-    with write_transaction(session):
-        audit.record(
-            session,
-            actor=f"console:{user.id}",
-            action="handoff.message_sent",
-            entity=ENTITY,
-            entity_id=handoff.id,
-            details={"chars": len(text)},
-            now=now,
-        )
+    _audit_console(session, user, "handoff.message_sent", handoff.id, now,
+                   details={"chars": len(text)})
 
 
 def hand_back(
@@ -379,30 +364,24 @@ def hand_back(
               status=HandoffStatus.ACTIVE.value, closed_at=None, closed_by=None,
               claimed_by=claimed_by)
         raise
-    with write_transaction(session):
-        audit.record(
-            session,
-            actor=f"console:{user.id}",
-            action="handoff.handed_back",
-            entity=ENTITY,
-            entity_id=handoff.id,
-            now=now,
-        )
+    _audit_console(session, user, "handoff.handed_back", handoff.id, now)
     log.info("hand-off handed back", extra={"handoff_id": handoff.id, "console_user": user.id})
     return get(session, handoff_id)
 
 
+def _audit_console(
+    session: Session, user: ConsoleUser, action: str, handoff_id: int, now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One agent action on a hand-off, in the audit log (actor ``console:<user id>``)."""
+    with write_transaction(session):
+        audit.record(session, actor=f"console:{user.id}", action=action, entity=ENTITY,
+                     entity_id=handoff_id, details=details or {}, now=now)
+
+
 def audit_view(session: Session, handoff: Handoff, user: ConsoleUser, *, now: datetime) -> None:
     """An agent opened a chat (partner data was shown)."""
-    with write_transaction(session):
-        audit.record(
-            session,
-            actor=f"console:{user.id}",
-            action="handoff.viewed",
-            entity=ENTITY,
-            entity_id=handoff.id,
-            now=now,
-        )
+    _audit_console(session, user, "handoff.viewed", handoff.id, now)
 
 
 # --- the no-agent notice ----------------------------------------------------------------

@@ -19,10 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.core.clock import WIB
+from app.core.content_files import parse_content, read_content
 
 RULES_FILE = Path(__file__).resolve().parents[3] / "content" / "notifications.yml"
 
@@ -245,28 +245,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _where(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "(top level)"
-
-
 def parse_rules(raw: Any, source: str = "content/notifications.yml") -> NotificationRules:
     """Check the file's content; NotificationRulesError lists every problem."""
-    if not isinstance(raw, dict):
-        raise NotificationRulesError(f"{source}: expected a mapping at the top level")
-    try:
-        return NotificationRules.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{_where(e)}: {e['msg']}" for e in exc.errors())
-        raise NotificationRulesError(f"{source}: {problems}") from None
+    return parse_content(raw, NotificationRules, NotificationRulesError, source)
 
 
 @lru_cache
 def load_rules(path: Path = RULES_FILE) -> NotificationRules:
-    """The notifications file, read and checked once per process (per path)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NotificationRulesError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise NotificationRulesError(f"{path}: not valid YAML ({exc})") from None
-    return parse_rules(raw, str(path))
+    """The file, read and checked once per process (per path)."""
+    return read_content(path, NotificationRules, NotificationRulesError)

@@ -18,19 +18,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from app.core.clock import WIB
 from app.core.config import settings
+from app.core.content_files import parse_content, read_content
 
 SUPPORT_FILE = Path(__file__).resolve().parents[3] / "content" / "support.yml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -133,31 +132,15 @@ class SupportConfig(BaseModel):
         return frozenset(h.date for h in self.holidays)
 
 
-def _where(error: dict[str, Any]) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "(top level)"
-
-
 def parse_support(raw: Any, source: str = "content/support.yml") -> SupportConfig:
     """Check the file's content; SupportFileError lists every problem."""
-    if not isinstance(raw, dict):
-        raise SupportFileError(f"{source}: expected a mapping at the top level")
-    try:
-        return SupportConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{_where(e)}: {e['msg']}" for e in exc.errors())
-        raise SupportFileError(f"{source}: {problems}") from None
+    return parse_content(raw, SupportConfig, SupportFileError, source)
 
 
 @lru_cache
 def load_support(path: Path = SUPPORT_FILE) -> SupportConfig:
-    """The support file, read and checked once per process (per path)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SupportFileError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise SupportFileError(f"{path}: not valid YAML ({exc})") from None
-    return parse_support(raw, str(path))
+    """The file, read and checked once per process (per path)."""
+    return read_content(path, SupportConfig, SupportFileError)
 
 
 # --- opening hours ------------------------------------------------------------------------
