@@ -53,6 +53,13 @@ NOTICE_ENTITY = "notice"
 SESSION, TEMPLATE = "session", "template"
 MARKETING = "marketing"
 SESSION_WINDOW = timedelta(hours=24)
+# A partner talking to an agent (the conversation is paused, so Rasa would say nothing):
+# their notices wait this long, then the notifier looks again (not counted as a try).
+WITH_AGENT_RETRY = timedelta(minutes=5)
+
+
+class WithAgent(Exception):
+    """The partner's conversation is paused for a hand-off."""
 # Rasa unreachable or failing: dispatching pauses 1 s, 2 s, 4 s ... at most this long.
 MAX_PAUSE_SECONDS = 30.0
 STATS_EVERY_SECONDS = 30.0
@@ -335,6 +342,15 @@ class Notifier:
         delivery = TEMPLATE
         try:
             delivery = await self._delivery_for(group)
+        except WithAgent:
+            group.due = self._loop_time() + WITH_AGENT_RETRY.total_seconds()
+            await self._put_back([group], "the partner is talking to an agent")
+            return
+        except RasaUnavailable as exc:
+            await self._failed(group, exc.rasa_status, exc.reason, started)
+            self._held.difference_update(group.ids)
+            return
+        try:
             notice = notice_json(self.outbox.payload(group.leased, delivery))
             await self._bucket.acquire()
             await self._spacing.before_send(group.wa_id)
@@ -356,9 +372,11 @@ class Notifier:
             self._held.difference_update(group.ids)
 
     async def _delivery_for(self, group: Group) -> str:
+        tracker = await self.client.get_tracker(group.wa_id)
+        if tracker.get("paused"):
+            raise WithAgent(group.wa_id)
         if group.leased.delivery == TEMPLATE:  # WhatsApp said so (131047)
             return TEMPLATE
-        tracker = await self.client.get_tracker(group.wa_id)
         return choose_delivery(last_user_timestamp(tracker), self.clock())
 
     async def _handed(self, group: Group, delivery: str, started: float) -> None:

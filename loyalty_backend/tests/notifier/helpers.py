@@ -44,6 +44,7 @@ class NoticeRasa(FakeRasa):
     seconds each trigger takes (a busy turn)."""
 
     trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    paused: set[str] = field(default_factory=set)  # conversations with an agent
     triggers: list[Trigger] = field(default_factory=list)
     tracker_reads: list[str] = field(default_factory=list)
     delay: float = 0.0
@@ -57,7 +58,8 @@ class NoticeRasa(FakeRasa):
             with self.lock:
                 self.tracker_reads.append(wa_id)
             if status == 200:
-                payload = {"sender_id": wa_id, "events": self.trackers.get(wa_id, [])}
+                payload = {"sender_id": wa_id, "events": self.trackers.get(wa_id, []),
+                           "paused": wa_id in self.paused}
         if method == "POST" and parts.path.endswith("/trigger_intent"):
             if self.delay:
                 time.sleep(self.delay)

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
@@ -130,7 +130,34 @@ def test_session_or_template_from_the_partners_last_message(db: TestDB, session:
         silent.wa_id: "template",
         refused.wa_id: "template",
     }
-    assert refused.wa_id not in rasa.tracker_reads  # no need to ask
+
+
+def test_a_partner_with_an_agent_gets_notices_after_the_hand_back(
+    db: TestDB, session: Session
+) -> None:
+    """Paused, Rasa would say nothing and the notice would be lost as "handed"."""
+    factory = make_session_factory(db.engine)
+    with_agent, free = new_partner(session), new_partner(session)
+    session.commit()
+    enqueue(session, with_agent, key="agent:1")
+    enqueue(session, free, key="free:1")
+    session.commit()
+    with fake_rasa() as rasa:
+        rasa.paused.add(with_agent.wa_id)
+        rasa.trackers[free.wa_id] = [user_event(timedelta(minutes=5))]
+
+        def settled() -> bool:
+            by_partner = {r.wa_id: r for r in rows(factory)}
+            return (by_partner[free.wa_id].status == "handed"
+                    and by_partner[with_agent.wa_id].status == "pending"
+                    and by_partner[with_agent.wa_id].not_before is not None)
+
+        run_notifier(notifier_for(factory, rasa.url), settled)
+    assert [t.wa_id for t in rasa.triggers_ok()] == [free.wa_id]
+    [waiting] = [r for r in rows(factory) if r.wa_id == with_agent.wa_id]
+    assert "agent" in (waiting.last_error or "")
+    assert waiting.not_before.replace(tzinfo=None) > datetime.now(UTC).replace(tzinfo=None) \
+        + timedelta(minutes=4)
 
 
 def test_rasa_failing_backs_off_then_delivers_when_it_is_back(db: TestDB, session: Session) -> None:
