@@ -18,12 +18,15 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
+from actions.notices import render
 from tests.e2e.conftest import message_text, next_message, sent_to, wait_until
 from tests.support.demo import BUDI, JOKO, SARAH
 from tests.support.processes import (
     BACKEND_BIN,
     BACKEND_DIR,
+    ROOT,
     TURN_NICENESS,
     Process,
     Stack,
@@ -36,6 +39,7 @@ from tests.support.processes import (
 )
 
 ADMIN_API_KEY = "test-notices-admin-key"
+DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text())
 # Seeded distributors no other test in this module talks to (one notice each).
 BATCH = [f"628130000000{n}" for n in range(1, 5)]
 NEVER_WROTE = "6281300000005"
@@ -193,3 +197,42 @@ def test_rasa_down_the_notice_waits_and_goes_when_rasa_is_back(
         wait_until(lambda: len(outbound(stack, partner)) > before, 120, "the notice")
     [said] = outbound(stack, partner)[before:]
     assert "+70 poin" in message_text(said), message_text(said)
+
+
+# One notice of each service kind, each to a seeded retailer of its own (ids 110-118),
+# with the params the backend's events give it.
+SERVICE_NOTICES = {
+    "claim_approved": {"claim_no": "CLM-000777", "points": 1250},
+    "claim_rejected": {"claim_no": "CLM-000778", "reason_id": "faktur tidak ditemukan",
+                       "reason_en": "invoice not found"},
+    "points_credited": {"points": 300, "balance": 2450, "source_id": "klaim CLM-000777",
+                        "source_en": "claim CLM-000777"},
+    "tier_up": {"tier": "Gold"},
+    "points_expiring": {"points": 1200, "date": "2026-12-31"},
+    "redemption_fulfilled": {"redemption_no": "RDM-000101", "reward_id": "Pulsa Rp25.000",
+                             "reward_en": "Airtime Rp25,000"},
+    "redemption_shipped": {"redemption_no": "RDM-000102", "reward_id": "Kaos Mitra",
+                           "reward_en": "Mitra T-shirt", "tracking": "JNE 0123456789"},
+    "redemption_delivered": {"redemption_no": "RDM-000103", "reward_id": "Kaos Mitra",
+                             "reward_en": "Mitra T-shirt"},
+    "redemption_cancelled": {"redemption_no": "RDM-000104", "points": 1500},
+}
+
+
+def test_each_service_kind_is_one_message_in_the_partner_s_language(
+    stack: Stack, log_dir: Path,
+) -> None:
+    partners = {kind: f"62813000{110 + n:05d}" for n, kind in enumerate(SERVICE_NOTICES)}
+    before = {}
+    for kind, partner in partners.items():
+        next_message(stack.sandbox, partner, text="halo")  # inside the 24-hour window
+        before[kind] = len(outbound(stack, partner))
+        queue(log_dir, partner, kind, SERVICE_NOTICES[kind])
+    with running(notifier(stack, log_dir, "notifier-kinds")):
+        for kind, partner in partners.items():
+            wait_until(lambda p=partner, k=kind: len(outbound(stack, p)) > before[k], 90,
+                       f"the {kind} notice")
+    for kind, partner in partners.items():
+        language = stack.backend_get(f"/partners/by-wa/{partner}")["language"]
+        [said] = outbound(stack, partner)[before[kind]:]
+        assert message_text(said) == render(DOMAIN, kind, SERVICE_NOTICES[kind], language), kind
