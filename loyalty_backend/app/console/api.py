@@ -17,7 +17,7 @@ error) ``{"detail": "the chat service is unavailable; try again"}`` and change n
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio.from_thread
@@ -56,7 +56,6 @@ COOKIE_NAME = "mitra_console"
 COOKIE_PATH = "/console"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window
 HANDBACK_INTENT = "EXTERNAL_handback"
 
 P = ParamSpec("P")
@@ -237,7 +236,7 @@ def detail(handoff_id: int, caller: Caller, session: SessionDep, rasa: Rasa) -> 
         ),
         recent_claims=recent_claims,
         recent_redemptions=recent_redemptions,
-        window_open=now - last_seen < WINDOW,
+        window_open=transcripts.within_window(last_seen, now),
         last_partner_message_at=last_seen,
     )
 
@@ -322,8 +321,7 @@ def hand_back(handoff_id: int, caller: Caller, session: SessionDep, rasa: Rasa) 
     """Give the chat back to the bot, which speaks first (EXTERNAL_handback)."""
 
     def resume(handoff: Handoff) -> None:
-        _await(rasa.post_events, handoff.wa_id, {"event": "resume"})
-        _await(rasa.trigger_intent, handoff.wa_id, HANDBACK_INTENT)
+        _await(rasa.resume_and_trigger, handoff.wa_id, HANDBACK_INTENT)
 
     handoffs.hand_back(session, handoff_id, caller.user, notify=resume)
     return HandBackOut(status="closed")

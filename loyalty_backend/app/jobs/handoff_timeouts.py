@@ -56,8 +56,7 @@ async def run_once(
     told = 0
     for due in await run_in_threadpool(_mark, provider, now):
         try:
-            await client.post_events(due.wa_id, {"event": "resume"})
-            await client.trigger_intent(due.wa_id, TIMEOUT_INTENT)
+            await client.resume_and_trigger(due.wa_id, TIMEOUT_INTENT)
         except RasaUnavailable as exc:
             log.warning(
                 "no-agent notice not delivered; retrying next round",

@@ -43,6 +43,7 @@ from app.core.clock import utcnow
 from app.core.config import Settings
 from app.notifier.limits import PartnerSpacing, TokenBucket, backoff_seconds
 from app.notifier.outbox import Outbox, describe
+from app.services import transcript
 from app.services.notifications import LeasedGroup
 from app.services.rasa_client import RasaClient, RasaUnavailable
 
@@ -52,7 +53,6 @@ NOTIFY_INTENT = "EXTERNAL_notify"
 NOTICE_ENTITY = "notice"
 SESSION, TEMPLATE = "session", "template"
 MARKETING = "marketing"
-SESSION_WINDOW = timedelta(hours=24)
 # A partner talking to an agent (the conversation is paused, so Rasa would say nothing):
 # their notices wait this long, then the notifier looks again (not counted as a try).
 WITH_AGENT_RETRY = timedelta(minutes=5)
@@ -121,22 +121,10 @@ class Group:
         return self.leased.category == MARKETING
 
 
-def last_user_timestamp(tracker: dict[str, Any]) -> float | None:
-    """Epoch seconds of the tracker's last ``user`` event, or None."""
-    for event in reversed(tracker.get("events") or []):
-        if isinstance(event, dict) and event.get("event") == "user":
-            stamp = event.get("timestamp")
-            if isinstance(stamp, int | float):
-                return float(stamp)
-    return None
-
-
-def choose_delivery(last_user: float | None, now: datetime) -> str:
+def choose_delivery(last_partner_message: datetime | None, now: datetime) -> str:
     """``session`` inside WhatsApp's 24-hour window (the partner's last message), else
     ``template`` (also when the partner never wrote)."""
-    if last_user is None:
-        return TEMPLATE
-    return SESSION if now.timestamp() - last_user < SESSION_WINDOW.total_seconds() else TEMPLATE
+    return SESSION if transcript.within_window(last_partner_message, now) else TEMPLATE
 
 
 def notice_json(payload: dict[str, Any]) -> str:
@@ -377,7 +365,8 @@ class Notifier:
             raise WithAgent(group.wa_id)
         if group.leased.delivery == TEMPLATE:  # WhatsApp said so (131047)
             return TEMPLATE
-        return choose_delivery(last_user_timestamp(tracker), self.clock())
+        events = tracker.get("events") or []
+        return choose_delivery(transcript.last_partner_message_at(events), self.clock())
 
     async def _handed(self, group: Group, delivery: str, started: float) -> None:
         try:

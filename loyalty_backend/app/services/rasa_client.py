@@ -92,6 +92,12 @@ class RasaClient:
             body=events,
         )
 
+    async def resume_and_trigger(self, wa_id: str, name: str) -> None:
+        """Un-pause the conversation, then let the bot speak first on intent ``name``
+        (the hand-back, the no-agent notice): two calls, in this order."""
+        await self.post_events(wa_id, {"event": "resume"})
+        await self.trigger_intent(wa_id, name)
+
     async def trigger_intent(
         self,
         wa_id: str,

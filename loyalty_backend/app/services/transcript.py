@@ -16,7 +16,7 @@ Each message is ``{"from": "partner"|"bot"|"agent"|"system", "text", "buttons": 
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _COMMAND = re.compile(r"^/+([A-Za-z0-9_]+)\s*(\{.*\})?\s*$", re.DOTALL)
@@ -142,6 +142,16 @@ def messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind in SYSTEM_TEXT:
             found.append(_message("system", SYSTEM_TEXT[kind], event))
     return found
+
+
+# WhatsApp's customer-service window: a free-form message may go to a partner who wrote
+# within it; after it, only an approved template (Meta answers 131047 otherwise).
+SERVICE_WINDOW = timedelta(hours=24)
+
+
+def within_window(last_partner_message: datetime | None, now: datetime) -> bool:
+    """Whether a free-form message may go now (never, if the partner never wrote)."""
+    return last_partner_message is not None and now - last_partner_message < SERVICE_WINDOW
 
 
 def last_partner_message_at(events: list[dict[str, Any]]) -> datetime | None:

@@ -4,7 +4,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from app.notifier.limits import PartnerSpacing, TokenBucket, backoff_seconds
-from app.notifier.loop import choose_delivery, last_user_timestamp
+from app.notifier.loop import choose_delivery
+from app.services.transcript import last_partner_message_at
 
 
 class Clock:
@@ -62,9 +63,9 @@ def test_delivery_is_session_only_inside_24_hours_of_the_last_message() -> None:
         {"event": "user", "timestamp": (now - timedelta(hours=2)).timestamp()},
         {"event": "bot", "timestamp": now.timestamp()},
     ]
-    last = last_user_timestamp({"events": events})
-    assert last == (now - timedelta(hours=2)).timestamp()
+    last = last_partner_message_at(events)
+    assert last == now - timedelta(hours=2)
     assert choose_delivery(last, now) == "session"
     assert choose_delivery(last, now + timedelta(hours=22, minutes=1)) == "template"
-    assert choose_delivery(last_user_timestamp({"events": []}), now) == "template"
-    assert last_user_timestamp({}) is None
+    assert choose_delivery(last_partner_message_at([]), now) == "template"
+    assert last_partner_message_at([{"event": "bot", "timestamp": now.timestamp()}]) is None
