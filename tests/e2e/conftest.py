@@ -13,8 +13,8 @@ import requests
 from tests.support.processes import Process, Stack, running, start_stack
 
 __all__ = [
-    "Stack", "inbound", "message_text", "next_message", "sent_to", "wait_for_messages",
-    "wait_until",
+    "Stack", "inbound", "message_text", "next_message", "replies_to", "sent_to",
+    "wait_for_messages", "wait_for_text", "wait_until",
 ]
 
 
@@ -25,12 +25,17 @@ def sent_to(sandbox: Process, wa_id: str) -> list[dict[str, Any]]:
     return [record["payload"] for record in response.json()["messages"]]
 
 
+def replies_to(sandbox: Process, wa_id: str) -> list[dict[str, Any]]:
+    """What the bot sent to ``wa_id`` so far, without the read receipts."""
+    return [m for m in sent_to(sandbox, wa_id) if m.get("type") != "read"]
+
+
 def wait_for_messages(
     sandbox: Process, wa_id: str, count: int, timeout: float = 30.0
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
-        messages = [m for m in sent_to(sandbox, wa_id) if m.get("type") != "read"]
+        messages = replies_to(sandbox, wa_id)
         if len(messages) >= count or time.monotonic() > deadline:
             return messages
         time.sleep(0.2)
@@ -49,6 +54,18 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(0.3)
 
 
+def wait_for_text(
+    sandbox: Process, wa_id: str, needle: str, after: int = 0, timeout: float = 60.0
+) -> dict[str, Any]:
+    """The first message to ``wa_id`` after the ``after``-th that contains ``needle`` (the
+    bot may answer in more than one message); fails after ``timeout`` seconds."""
+    def found() -> dict[str, Any] | None:
+        return next(
+            (m for m in replies_to(sandbox, wa_id)[after:] if needle in message_text(m)), None
+        )
+    return wait_until(found, timeout, f"{needle!r} to {wa_id}")
+
+
 def inbound(sandbox: Process, **body: Any) -> dict[str, Any]:
     response = requests.post(f"{sandbox.url}/sandbox/inbound", json=body, timeout=10)
     response.raise_for_status()
@@ -61,7 +78,7 @@ def next_message(
     sandbox: Process, wa_id: str, timeout: float = 60.0, **body: Any
 ) -> dict[str, Any]:
     """Send one message as ``wa_id`` and return the bot's next message to them."""
-    seen = len([m for m in sent_to(sandbox, wa_id) if m.get("type") != "read"])
+    seen = len(replies_to(sandbox, wa_id))
     inbound(sandbox, **{"from": wa_id, **body})
     messages = wait_for_messages(sandbox, wa_id, seen + 1, timeout=timeout)
     assert len(messages) > seen, f"no answer to {body}"

@@ -10,7 +10,6 @@ The module has a stack of its own, where nobody's wait for an agent times out.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -21,7 +20,14 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
-from tests.e2e.conftest import Stack, inbound, message_text, sent_to, wait_for_messages
+from tests.e2e.conftest import (
+    Stack,
+    inbound,
+    message_text,
+    next_message,
+    replies_to,
+    wait_for_text,
+)
 from tests.support.processes import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -130,21 +136,7 @@ def queue_item(page: Page, wa_id: str) -> Any:
 def ask_for_a_person(stack: Stack, wa_id: str) -> dict[str, Any]:
     """The partner writes "mau bicara sama CS" on WhatsApp; the bot answers that a person
     will reply (the conversation is paused) and the backend has a waiting hand-off."""
-    seen = len([m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"])
-    inbound(stack.sandbox, **{"from": wa_id, "text": "mau bicara sama CS"})
-    messages = wait_for_messages(stack.sandbox, wa_id, seen + 1, timeout=TURN / 1000)
-    assert len(messages) > seen, "the bot did not answer the request for a person"
-    return messages[seen]
-
-
-def wait_for_text(stack: Stack, wa_id: str, text: str, timeout: float = 30.0) -> list[dict]:
-    """The messages sent to ``wa_id`` once one of them contains ``text``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = [m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"]
-        if any(text in message_text(m) for m in messages) or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.2)
+    return next_message(stack.sandbox, wa_id, timeout=TURN / 1000, text="mau bicara sama CS")
 
 
 def console_api(page: Page, stack: Stack, method: str, path: str) -> Any:
@@ -162,17 +154,15 @@ def hand_back(page: Page, stack: Stack, wa_id: str) -> str:
     the partner again (``utter_handback``, in their language); returns that greeting."""
     language = page.get_by_test_id("partner-language").text_content() or ""
     greeting = BOT_IS_BACK["en" if "(en)" in language else "id"]
-    before = len([m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"])
+    before = len(replies_to(stack.sandbox, wa_id))
     page.get_by_test_id("hand-back").click()
     try:
         expect(page.get_by_test_id("handoff-status")).to_have_text("Handed back", timeout=TURN)
     except AssertionError as error:
         said = page.get_by_test_id("chat-error").text_content()
         raise AssertionError(f"the hand-back failed; the console says {said!r}") from error
-    after = wait_for_text(stack, wa_id, greeting, timeout=TURN / 1000)[before:]
-    assert any(greeting in message_text(m) for m in after), (
-        f"the bot did not greet the partner again: {[message_text(m) for m in after]}"
-    )
+    # The bot greets the partner again (fails, naming the greeting, if it does not).
+    wait_for_text(stack.sandbox, wa_id, greeting, after=before, timeout=TURN / 1000)
     return greeting
 
 
@@ -258,8 +248,8 @@ def test_agent_takes_over_a_chat_answers_and_hands_it_back(stack: Stack, new_con
     agent.get_by_test_id("reply-send").click()
     expect(transcript.locator('[data-from="agent"]', has_text=reply)).to_be_visible()
     expect(agent.get_by_test_id("reply-box")).to_have_value("")
-    sent = wait_for_text(stack, PARTNER, reply)
-    assert any(message_text(m) == reply for m in sent), [message_text(m) for m in sent]
+    sent = wait_for_text(stack.sandbox, PARTNER, reply)
+    assert message_text(sent) == reply, message_text(sent)
     shot(agent, "chat-active")
 
     # A second agent (the demo admin) sees who has the chat and cannot take it.

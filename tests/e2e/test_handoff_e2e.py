@@ -14,7 +14,14 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import inbound, message_text, next_message, sent_to, wait_until
+from tests.e2e.conftest import (
+    inbound,
+    message_text,
+    next_message,
+    replies_to,
+    wait_for_text,
+    wait_until,
+)
 from tests.support.processes import (
     DEMO_ADMIN_EMAIL,
     DEMO_ADMIN_PASSWORD,
@@ -53,19 +60,6 @@ class Console:
         return self.get(f"/handoffs/{handoff_id}/transcript")["messages"]
 
 
-def count(stack: Stack, wa_id: str) -> int:
-    return len([m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"])
-
-
-def wait_for_text(stack: Stack, wa_id: str, needle: str, after: int,
-                  timeout: float = 60) -> dict[str, Any]:
-    """The first message to ``wa_id`` after the ``after``-th that contains ``needle``."""
-    def found() -> dict[str, Any] | None:
-        messages = [m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"]
-        return next((m for m in messages[after:] if needle in message_text(m)), None)
-    return wait_until(found, timeout, f"{needle!r} to {wa_id}")
-
-
 def buttons(payload: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Reply buttons by title."""
     return {b["reply"]["title"]: b["reply"]
@@ -83,11 +77,11 @@ def test_agent_takes_over_replies_in_the_thread_and_hands_back(stack: Stack) -> 
 
     # Paused: the partner's message is in the transcript (Rasa ran the turn) and the bot
     # said nothing (its answer would have been sent before the turn was stored).
-    silent_from = count(stack, AGUS)
+    silent_from = len(replies_to(stack.sandbox, AGUS))
     inbound(stack.sandbox, **{"from": AGUS, "text": "poin faktur bulan lalu belum masuk"})
     wait_until(lambda: any("belum masuk" in (m["text"] or "")
                            for m in agent.transcript(handoff_id)), 30, "the paused message")
-    assert count(stack, AGUS) == silent_from
+    assert len(replies_to(stack.sandbox, AGUS)) == silent_from
 
     assert agent.post(f"/handoffs/{handoff_id}/claim").status_code == 200
     other = Console(stack, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD)
@@ -96,13 +90,13 @@ def test_agent_takes_over_replies_in_the_thread_and_hands_back(stack: Stack) -> 
 
     reply = "Halo Pak Agus, saya cek fakturnya dulu ya 🙏"
     assert agent.post(f"/handoffs/{handoff_id}/messages", {"text": reply}).status_code == 201
-    wait_for_text(stack, AGUS, reply, silent_from)
+    wait_for_text(stack.sandbox, AGUS, reply, silent_from)
     transcript = agent.transcript(handoff_id)
     assert [m["from"] for m in transcript if m["text"] == reply] == ["agent"]
 
-    before_back = count(stack, AGUS)
+    before_back = len(replies_to(stack.sandbox, AGUS))
     assert agent.post(f"/handoffs/{handoff_id}/hand-back").status_code == 200
-    wait_for_text(stack, AGUS, "Mitra (bot) kembali", before_back)
+    wait_for_text(stack.sandbox, AGUS, "Mitra (bot) kembali", before_back)
     assert AGUS not in [i["wa_id"] for i in agent.get("/handoffs")["items"]]
 
     balance = next_message(stack.sandbox, AGUS, text="cek poin")
@@ -114,13 +108,13 @@ def test_nobody_free_in_time_the_partner_goes_back_to_the_bot(stack: Stack) -> N
     waiting = next_message(stack.sandbox, DEWI, text="can i talk to a real person")
     assert "connecting you" in message_text(waiting), message_text(waiting)
 
-    notice = wait_for_text(stack, DEWI, "all our agents are still busy",
-                           count(stack, DEWI) - 1, timeout=90)
+    notice = wait_for_text(stack.sandbox, DEWI, "all our agents are still busy",
+                           len(replies_to(stack.sandbox, DEWI)) - 1, timeout=90)
     choice = buttons(notice)
     assert set(choice) == {"Keep waiting", "Back to the bot"}
-    before = count(stack, DEWI)
+    before = len(replies_to(stack.sandbox, DEWI))
     inbound(stack.sandbox, **{"from": DEWI, "button_reply": choice["Back to the bot"]})
-    wait_for_text(stack, DEWI, "Mitra the bot here again", before)
+    wait_for_text(stack.sandbox, DEWI, "Mitra the bot here again", before)
     agent = Console(stack, DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD)
     assert DEWI not in [i["wa_id"] for i in agent.get("/handoffs")["items"]]
     # With the bot again: answered, in English.

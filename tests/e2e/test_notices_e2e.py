@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from actions.notices import render
-from tests.e2e.conftest import message_text, next_message, sent_to, wait_until
+from tests.e2e.conftest import message_text, next_message, replies_to, wait_until
 from tests.support.demo import BUDI, JOKO, SARAH
 from tests.support.processes import (
     BACKEND_BIN,
@@ -102,24 +102,20 @@ def notices_of(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
     return admin(stack, "GET", f"/notifications?wa_id={wa_id}&limit=50")["items"]
 
 
-def outbound(stack: Stack, wa_id: str) -> list[dict[str, Any]]:
-    return [m for m in sent_to(stack.sandbox, wa_id) if m.get("type") != "read"]
-
-
 def test_a_credit_is_told_in_the_partner_s_language_and_its_statuses_come_back(
     stack: Stack, log_dir: Path,
 ) -> None:
     # Both wrote today: inside the 24-hour window, an ordinary message.
     next_message(stack.sandbox, BUDI, text="halo")
     next_message(stack.sandbox, SARAH, text="hello")
-    before = {p: len(outbound(stack, p)) for p in (BUDI, SARAH)}
+    before = {p: len(replies_to(stack.sandbox, p)) for p in (BUDI, SARAH)}
     credit(stack, BUDI, 150)
     credit(stack, SARAH, 150)
     with running(notifier(stack, log_dir)):
         for partner, words in ((BUDI, "+150 poin"), (SARAH, "+150 points")):
-            wait_until(lambda p=partner: len(outbound(stack, p)) > before[p], 60,
+            wait_until(lambda p=partner: len(replies_to(stack.sandbox, p)) > before[p], 60,
                        f"the notice to {partner}")
-            [said] = outbound(stack, partner)[before[partner]:]
+            [said] = replies_to(stack.sandbox, partner)[before[partner]:]
             assert words in message_text(said), message_text(said)
         # The sandbox's delivered/read webhooks reach the notice (gateway -> backend).
         wait_until(lambda: any(n["status"] in ("delivered", "read") and n["wamid"]
@@ -130,39 +126,39 @@ def test_outside_the_window_a_template_goes(stack: Stack, log_dir: Path) -> None
     partner = NEVER_WROTE
     credit(stack, partner, 80)
     with running(notifier(stack, log_dir, "notifier-template")):
-        [sent] = wait_until(lambda: outbound(stack, partner), 60, "the template")
+        [sent] = wait_until(lambda: replies_to(stack.sandbox, partner), 60, "the template")
     assert sent["type"] == "template", sent
     assert sent["template"]["name"] == "mitra_points_credited"
 
 
 def test_an_opted_out_partner_gets_service_notices_only(stack: Stack, log_dir: Path) -> None:
     next_message(stack.sandbox, JOKO, text="halo")
-    before = len(outbound(stack, JOKO))
+    before = len(replies_to(stack.sandbox, JOKO))
     queue(log_dir, JOKO, "quiz_new", {"quiz_code": "kopi-susu-101", "title_id": "Kopi Susu",
                                       "title_en": "Kopi Susu", "points": 200})  # marketing
     credit(stack, JOKO, 60)  # service
     with running(notifier(stack, log_dir, "notifier-optout")):
         wait_until(lambda: {n["kind"]: n["status"] for n in notices_of(stack, JOKO)}.get(
             "quiz_new") == "suppressed", 60, "the marketing notice suppressed")
-        wait_until(lambda: len(outbound(stack, JOKO)) > before, 60, "the service notice")
-    [said] = outbound(stack, JOKO)[before:]
+        wait_until(lambda: len(replies_to(stack.sandbox, JOKO)) > before, 60, "the service notice")
+    [said] = replies_to(stack.sandbox, JOKO)[before:]
     assert "+60 poin" in message_text(said), message_text(said)
 
 
 def test_a_notifier_killed_mid_batch_repeats_and_loses_nothing(
     stack: Stack, log_dir: Path,
 ) -> None:
-    before = {p: len(outbound(stack, p)) for p in BATCH}
+    before = {p: len(replies_to(stack.sandbox, p)) for p in BATCH}
     for partner in BATCH:
         credit(stack, partner, 40)
     first = notifier(stack, log_dir, "notifier-killed")
     try:
-        wait_until(lambda: any(len(outbound(stack, p)) > before[p] for p in BATCH), 60,
+        wait_until(lambda: any(len(replies_to(stack.sandbox, p)) > before[p] for p in BATCH), 60,
                    "the first notice of the batch")
     finally:
         kill_9(first)
     with running(notifier(stack, log_dir, "notifier-restarted")):
-        wait_until(lambda: all(len(outbound(stack, p)) > before[p] for p in BATCH), 90,
+        wait_until(lambda: all(len(replies_to(stack.sandbox, p)) > before[p] for p in BATCH), 90,
                    "every notice of the batch")
         # Leases of the killed notifier expire; what it had handed to Rasa is skipped by
         # the bot. Every notice is final once sent, so nothing more can come.
@@ -170,7 +166,7 @@ def test_a_notifier_killed_mid_batch_repeats_and_loses_nothing(
                                    for n in notices_of(stack, p)) for p in BATCH),
                    90, "every notice sent")
     for partner in BATCH:
-        assert len(outbound(stack, partner)) - before[partner] == 1, partner
+        assert len(replies_to(stack.sandbox, partner)) - before[partner] == 1, partner
 
 
 def test_rasa_down_the_notice_waits_and_goes_when_rasa_is_back(
@@ -178,7 +174,7 @@ def test_rasa_down_the_notice_waits_and_goes_when_rasa_is_back(
 ) -> None:
     partner = "6281300000141"  # a seeded retailer no other test here writes to
     next_message(stack.sandbox, partner, text="halo")
-    before = len(outbound(stack, partner))
+    before = len(replies_to(stack.sandbox, partner))
     kill_9(stack.rasa)
     credit(stack, partner, 70)
     with running(notifier(stack, log_dir, "notifier-rasa-down")):
@@ -186,7 +182,7 @@ def test_rasa_down_the_notice_waits_and_goes_when_rasa_is_back(
         wait_until(lambda: any(n["kind"] == "points_credited" and n["status"] == "pending"
                                and n["last_error"] for n in notices_of(stack, partner)),
                    60, "a failed try while Rasa is down")
-        assert len(outbound(stack, partner)) == before
+        assert len(replies_to(stack.sandbox, partner)) == before
         port = int(stack.rasa.url.rsplit(":", 1)[1])
         stack.rasa = start_rasa(
             log_dir, log_dir / "endpoints.yml", graph_url=stack.sandbox.url, name="rasa-2",
@@ -194,8 +190,8 @@ def test_rasa_down_the_notice_waits_and_goes_when_rasa_is_back(
                        "WHATSAPP_QUEUE_PATH": str(log_dir / "rasa-inbound.db")},
             port=port, nice=TURN_NICENESS,
         )
-        wait_until(lambda: len(outbound(stack, partner)) > before, 120, "the notice")
-    [said] = outbound(stack, partner)[before:]
+        wait_until(lambda: len(replies_to(stack.sandbox, partner)) > before, 120, "the notice")
+    [said] = replies_to(stack.sandbox, partner)[before:]
     assert "+70 poin" in message_text(said), message_text(said)
 
 
@@ -226,13 +222,13 @@ def test_each_service_kind_is_one_message_in_the_partner_s_language(
     before = {}
     for kind, partner in partners.items():
         next_message(stack.sandbox, partner, text="halo")  # inside the 24-hour window
-        before[kind] = len(outbound(stack, partner))
+        before[kind] = len(replies_to(stack.sandbox, partner))
         queue(log_dir, partner, kind, SERVICE_NOTICES[kind])
     with running(notifier(stack, log_dir, "notifier-kinds")):
         for kind, partner in partners.items():
-            wait_until(lambda p=partner, k=kind: len(outbound(stack, p)) > before[k], 90,
+            wait_until(lambda p=partner, k=kind: len(replies_to(stack.sandbox, p)) > before[k], 90,
                        f"the {kind} notice")
     for kind, partner in partners.items():
         language = stack.backend_get(f"/partners/by-wa/{partner}")["language"]
-        [said] = outbound(stack, partner)[before[kind]:]
+        [said] = replies_to(stack.sandbox, partner)[before[kind]:]
         assert message_text(said) == render(DOMAIN, kind, SERVICE_NOTICES[kind], language), kind
