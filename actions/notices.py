@@ -7,8 +7,13 @@
   ONE message.
 - Exactly once from the partner's side: every message carries ``custom.notification.ids``
   (the tracker keeps it), so a notice triggered again after a crash is skipped.
-- Outside WhatsApp's 24-hour window (``delivery: template``) a free-form message would be
-  refused: the approved template the backend named is sent instead.
+- WhatsApp's 24-hour window: a free-form message may go only to a partner who wrote in the
+  last 24 hours; otherwise the approved template the backend named is sent. The notifier
+  says ``delivery: auto`` (this action looks at the conversation it already has) or
+  ``template`` (WhatsApp answered 131047 before). The program's own triggers (notices,
+  hand-back) are ``user`` events too, but not the partner writing: they do not count.
+  (The support console's "window closed" warning applies the same rule in the backend,
+  ``app/services/transcript.py``: the two projects share no code.)
 - The connector reports what WhatsApp answered for these ids to the backend.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +38,8 @@ NOTICE_ENTITY = "notice"
 NOTIFICATION_KEY = "notification"  # custom payload key (connectors/whatsapp_render.py)
 TEMPLATE_KEY = "whatsapp_template"
 _VARIABLE = re.compile(r"\{(\w+)\}")
+SERVICE_WINDOW_SECONDS = 24 * 3600
+EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for an intent triggered through its API
 # Params shown as points ("1.250" / "1,250") or dates ("31 Des 2026" / "31 Dec 2026").
 POINT_PARAMS = frozenset({"points", "balance"})
 DATE_PARAMS = frozenset({"date"})
@@ -61,6 +69,34 @@ def already_sent(events: Iterable[dict[str, Any]]) -> set[int]:
         if isinstance(ids, list):
             sent.update(i for i in ids if isinstance(i, int))
     return sent
+
+
+def is_partner_message(event: Any) -> bool:
+    """A ``user`` event the partner wrote (not one the program triggered)."""
+    if not isinstance(event, dict) or event.get("event") != "user":
+        return False
+    metadata = event.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("is_external"):
+        return False
+    return not str(event.get("text") or "").startswith(EXTERNAL_PREFIX)
+
+
+def within_window(events: Iterable[dict[str, Any]], now: float) -> bool:
+    """Whether the partner wrote in the last 24 hours (never wrote: no)."""
+    latest = max(
+        (e["timestamp"] for e in events
+         if is_partner_message(e) and isinstance(e.get("timestamp"), int | float)),
+        default=None,
+    )  # fmt: skip
+    return latest is not None and now - latest < SERVICE_WINDOW_SECONDS
+
+
+def choose_delivery(requested: str | None, events: Iterable[dict[str, Any]], now: float) -> str:
+    """What the notifier asked for (``session``/``template``), else, for ``auto``, by the
+    window."""
+    if requested in ("session", "template"):
+        return requested
+    return "session" if within_window(events, now) else "template"
 
 
 def response_text(domain: dict[str, Any], name: str, language: str) -> str | None:
@@ -119,7 +155,7 @@ class ActionNotify(Action):
             logger.info("notice.already_sent", ids=notice.get("ids"))
             return []
         ids = [i["id"] for i in items if isinstance(i.get("id"), int)]
-        delivery = notice.get("delivery") or "session"
+        delivery = choose_delivery(notice.get("delivery"), tracker.events, time.time())
         marker = {NOTIFICATION_KEY: {"ids": ids, "delivery": delivery}}
         language = normalise_language(tracker.get_slot("language"))
         if delivery == "template":

@@ -107,3 +107,39 @@ def cpu_shares(processes: dict[str, int]) -> Iterator[dict[str, float]]:
 def format_shares(shares: dict[str, float]) -> str:
     ordered = sorted(shares.items(), key=lambda item: -item[1])
     return "CPU cores used: " + ", ".join(f"{name} {cores:.2f}" for name, cores in ordered)
+
+
+REDIS_BENCH_DB = 13  # flushed before use; nothing else of Mitra's lives there
+REDIS_BENCH_URL = f"redis://127.0.0.1:6379/{REDIS_BENCH_DB}"
+
+
+def flush_redis(rasa_env: dict[str, str]) -> None:
+    if "WHATSAPP_QUEUE_REDIS_URL" in rasa_env:
+        import redis
+
+        redis.Redis.from_url(rasa_env["WHATSAPP_QUEUE_REDIS_URL"]).flushdb()
+
+
+@contextmanager
+def scale_out_stores(workers: int) -> Iterator[dict[str, object]]:
+    """The scale-out configuration's Rasa side, as ``start_stack`` keywords: ``workers``
+    Rasa workers (SANIC_WORKERS) sharing the Redis queue and the Redis lock store, and a
+    PostgreSQL tracker store (a fresh database, dropped after)."""
+    import uuid
+
+    import psycopg2
+
+    database = f"mitra_bench_tracker_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    flush_redis({"WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL})
+    rasa_env = {"SANIC_WORKERS": str(workers), "WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL}
+    tracker_store = ("  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n"
+                     f"  port: 5432\n  db: {database}\n  username: postgres\n")  # fmt: skip
+    lock_store = f"  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: {REDIS_BENCH_DB}\n"
+    try:
+        yield {"rasa_env": rasa_env, "tracker_store": tracker_store, "lock_store": lock_store}
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()

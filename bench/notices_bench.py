@@ -21,6 +21,7 @@ limit; the CPU each process used is printed too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -30,6 +31,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = ROOT / "loyalty_backend"
@@ -96,7 +98,7 @@ def outbox_statuses(db_path: Path) -> Counter[str]:
 def run(args: argparse.Namespace) -> None:
     import requests
 
-    from bench.common import cpu_shares, format_shares
+    from bench.common import cpu_shares, format_shares, scale_out_stores
     from tests.support.processes import (
         BACKEND_BIN,
         RASA_AUTH_TOKEN,
@@ -106,10 +108,14 @@ def run(args: argparse.Namespace) -> None:
         start_stack,
     )
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         log_dir = Path(tmp)
-        print("starting the stack (backend, action server, sandbox, Rasa)...", flush=True)
-        stack = start_stack(log_dir)
+        stores: dict[str, Any] = {}
+        if args.workers:
+            stores = cleanup.enter_context(scale_out_stores(args.workers))
+        print(f"starting the stack (backend, action server, sandbox, Rasa: {rasa_setup(args)})"
+              "...", flush=True)  # fmt: skip
+        stack = start_stack(log_dir, **stores)
         with running(*stack.processes):
             db_path = log_dir / "mitra.db"
             database_url = f"sqlite:///{db_path}"
@@ -172,6 +178,12 @@ def run(args: argparse.Namespace) -> None:
                 print("rasa log tail:\n" + stack.rasa.tail(20))
 
 
+def rasa_setup(args: argparse.Namespace) -> str:
+    if args.workers:
+        return (f"{args.workers} workers, Redis lock store, PostgreSQL tracker store")
+    return "one process, SQLite tracker store, in-memory lock store (as make run)"
+
+
 def report(
     args: argparse.Namespace, sends: list[datetime], total: float, statuses: Counter[str],
     shares: str,
@@ -184,7 +196,8 @@ def report(
     peak = max(per_second.values(), default=0)
     print(
         f"notices: {len(sends)}/{args.notices} sent (sandbox-recorded) for {args.partners} "
-        f"partners, cap {args.rate}/s, {args.concurrency} concurrent triggers\n"
+        f"partners, cap {args.rate}/s, {args.concurrency} concurrent triggers; Rasa: "
+        f"{rasa_setup(args)}\n"
         f"sustained: {rate:.1f} messages/s over {span:.1f} s (first to last send); busiest "
         f"second {peak}; total {total:.1f} s from the notifier's start to the last send\n"
         f"outbox: {dict(sorted(statuses.items()))}\n{shares}",
@@ -193,7 +206,7 @@ def report(
 
 
 def trigger_latency(log: Path) -> str:
-    """Tracker read + trigger (the whole turn) per handed group, from the notifier's log."""
+    """The trigger (the whole Rasa turn) per handed group, from the notifier's log."""
     import json
 
     from bench.common import percentile
@@ -205,7 +218,7 @@ def trigger_latency(log: Path) -> str:
     if not times:
         return "no trigger timings in the notifier's log"
     return (
-        f"trigger (tracker read + Rasa turn) p50 {percentile(times, 50):.0f} ms, "
+        f"trigger (the Rasa turn) p50 {percentile(times, 50):.0f} ms, "
         f"p95 {percentile(times, 95):.0f} ms, max {max(times):.0f} ms ({len(times)} triggers)"
     )
 
@@ -216,6 +229,10 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=80.0, help="NOTIFIER_MAX_PER_SECOND")
     parser.add_argument("--concurrency", type=int, default=8, help="NOTIFIER_CONCURRENCY")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="Rasa workers (SANIC_WORKERS) with the scale-out stores: Redis "
+                             "lock store, PostgreSQL tracker store (0: one process, as make "
+                             "run starts it)")  # fmt: skip
     parser.add_argument("--stall", type=float, default=60.0,
                         help="give up after this many seconds without a send")  # fmt: skip
     parser.add_argument("--enqueue", action="store_true", help=argparse.SUPPRESS)

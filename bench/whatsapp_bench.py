@@ -37,7 +37,16 @@ from pathlib import Path
 import aiohttp
 import requests
 
-from bench.common import cpu_shares, format_shares, open_loop, percentile, summary
+from bench.common import (
+    REDIS_BENCH_URL,
+    cpu_shares,
+    flush_redis,
+    format_shares,
+    open_loop,
+    percentile,
+    scale_out_stores,
+    summary,
+)
 from tests.support.demo import FIXTURES
 from tests.support.processes import (
     APP_SECRET,
@@ -47,10 +56,6 @@ from tests.support.processes import (
     running,
     start_stack,
 )
-
-REDIS_BENCH_DB = 13  # flushed before use; nothing else of Mitra's lives there
-
-REDIS_BENCH_URL = f"redis://127.0.0.1:6379/{REDIS_BENCH_DB}"
 
 # (label, Rasa environment, ingress gateway?): the inbound set-ups the benchmarks compare.
 QUEUE_SETUPS: list[tuple[str, dict[str, str], bool]] = [
@@ -256,13 +261,6 @@ def chosen_setups(spec: str, default: str) -> list[tuple[str, dict[str, str], bo
     return [QUEUE_SETUPS[i] for i in indexes]
 
 
-def flush_redis(rasa_env: dict[str, str]) -> None:
-    if "WHATSAPP_QUEUE_REDIS_URL" in rasa_env:
-        import redis
-
-        redis.Redis.from_url(rasa_env["WHATSAPP_QUEUE_REDIS_URL"]).flushdb()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", choices=["ack", "roundtrip", "burst", "scale"])
@@ -334,29 +332,12 @@ def main() -> None:
 
 @contextmanager
 def scale_out_stack(workers: int) -> Iterator[tuple[Stack, str]]:
-    """The scale-out configuration: the gateway in front, ``workers`` Rasa workers
-    (SANIC_WORKERS) sharing the Redis queue and the Redis lock store, PostgreSQL
-    tracker store (a fresh database, dropped after)."""
-    import psycopg2
-
-    database = f"mitra_bench_tracker_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
-    flush_redis({"WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL})
+    """The scale-out configuration (``bench.common.scale_out_stores``) behind the gateway."""
     label = f"{workers} Rasa workers, Redis queue + lock store, PostgreSQL tracker store"
-    try:
-        with fresh_stack(
-            statuses=True, rest=True, gateway=True,
-            rasa_env={"SANIC_WORKERS": str(workers), "WHATSAPP_QUEUE_REDIS_URL": REDIS_BENCH_URL},
-            tracker_store=("  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n"
-                           f"  port: 5432\n  db: {database}\n  username: postgres\n"),
-            lock_store=f"  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: {REDIS_BENCH_DB}\n",
-        ) as stack:
-            yield stack, label
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with scale_out_stores(workers) as stores, fresh_stack(
+        statuses=True, rest=True, gateway=True, **stores  # type: ignore[arg-type]
+    ) as stack:
+        yield stack, label
 
 
 def stack_pids(stack: Stack) -> dict[str, int]:

@@ -29,6 +29,7 @@ from connectors.whatsapp_payloads import StatusUpdate
 logger = structlog.get_logger(__name__)
 
 NOTIFICATION_KEY = "notification"
+DELIVERIES = frozenset({"session", "template"})
 SENDS_PATH = "/api/v1/notifications/sends"
 STATUSES_PATH = "/api/v1/notifications/statuses"
 ATTEMPTS = 3
@@ -48,18 +49,32 @@ def notification_ids(message: Mapping[str, Any]) -> list[int]:
     return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
 
 
-def send_report(ids: Sequence[int], results: Sequence[SendResult]) -> dict[str, Any]:
+def notification_delivery(message: Mapping[str, Any]) -> str | None:
+    """How the bot sent a notice: ``session`` (free-form) or ``template``."""
+    custom = message.get("custom")
+    marker = custom.get(NOTIFICATION_KEY) if isinstance(custom, Mapping) else None
+    delivery = marker.get("delivery") if isinstance(marker, Mapping) else None
+    return delivery if delivery in DELIVERIES else None
+
+
+def send_report(
+    ids: Sequence[int], results: Sequence[SendResult], delivery: str | None = None
+) -> dict[str, Any]:
     """The body for ``/notifications/sends``: the first failure decides, else the wamid of
     the first payload (a notice is one message)."""
     failed = next((r for r in results if not r.ok), None)
     if not results:
-        return {"ids": list(ids), "ok": False, "wamid": None, "error_code": None,
-                "error": "nothing was rendered"}
-    if failed is not None:
-        return {"ids": list(ids), "ok": False, "wamid": None,
-                "error_code": failed.error_code, "error": failed.reason[:500]}
-    return {"ids": list(ids), "ok": True, "wamid": results[0].message_id,
-            "error_code": None, "error": None}
+        report = {"ids": list(ids), "ok": False, "wamid": None, "error_code": None,
+                  "error": "nothing was rendered"}
+    elif failed is not None:
+        report = {"ids": list(ids), "ok": False, "wamid": None,
+                  "error_code": failed.error_code, "error": failed.reason[:500]}
+    else:
+        report = {"ids": list(ids), "ok": True, "wamid": results[0].message_id,
+                  "error_code": None, "error": None}
+    if delivery is not None:
+        report["delivery"] = delivery
+    return report
 
 
 def status_item(status: StatusUpdate) -> dict[str, Any]:
@@ -101,9 +116,11 @@ class NoticeReporter:
         """Statuses waiting for the next batch."""
         return len(self._statuses)
 
-    async def report_send(self, ids: Sequence[int], results: Sequence[SendResult]) -> None:
+    async def report_send(
+        self, ids: Sequence[int], results: Sequence[SendResult], delivery: str | None = None
+    ) -> None:
         if ids and self.enabled:
-            await self._post(SENDS_PATH, send_report(ids, results))
+            await self._post(SENDS_PATH, send_report(ids, results, delivery))
 
     def record_status(self, status: StatusUpdate) -> None:
         """Queue a status for the next batch (called from the webhook, without waiting)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,38 @@ async def test_outside_the_window_the_template_goes_instead() -> None:
                               "parameters": ["CLM-000123", "1.250"]},
         "notification": {"ids": [11], "delivery": "template"},
     }
+
+
+def _user(age_hours: float, **extra: Any) -> dict[str, Any]:
+    return {"event": "user", "timestamp": time.time() - age_hours * 3600, "text": "halo",
+            **extra}
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([_user(23.9)], "session"),
+        ([_user(30), {"event": "bot", "timestamp": time.time()}], "template"),
+        ([_user(24.1)], "template"),
+        ([], "template"),  # never wrote
+        # The program's own triggers (an earlier notice, the hand-back) are not the
+        # partner writing: they do not open the window.
+        ([_user(30), _user(0.1, text="EXTERNAL: EXTERNAL_notify",
+                           metadata={"is_external": True})], "template"),
+    ],
+)
+async def test_auto_picks_a_message_inside_the_24_hour_window_else_the_template(
+    events: list[dict[str, Any]], expected: str
+) -> None:
+    item = {**APPROVED, "template": {"name": "mitra_claim_approved",
+                                     "parameters": ["CLM-000123", "1.250"]}}
+    [message] = await say(notice(item, delivery="auto"), events=events)
+    assert message["custom"]["notification"] == {"ids": [11], "delivery": expected}
+    if expected == "template":
+        assert message["custom"]["whatsapp_template"]["name"] == "mitra_claim_approved"
+        assert not message.get("text")
+    else:
+        assert "CLM-000123" in message["text"]
 
 
 async def test_notices_already_in_the_conversation_are_not_sent_again() -> None:

@@ -75,6 +75,7 @@ async def test_a_sent_notice_is_reported_with_its_wamid(
     [(path, authorization, body)] = backend.received  # the ordinary message: no report
     assert path == "/api/v1/notifications/sends" and authorization == f"Bearer {TOKEN}"
     assert body["ids"] == [7, 8] and body["ok"] is True
+    assert body["delivery"] == "session"  # how the bot sent it, from the notice's marker
     assert body["wamid"] and body["wamid"].startswith("wamid.")
 
 
@@ -86,7 +87,7 @@ async def test_a_refused_notice_is_reported_with_meta_s_code(
     await channel.send_response("6281200000001", NOTICE)
     [(_, _, body)] = backend.received
     assert body == {"ids": [7, 8], "ok": False, "wamid": None, "error_code": 131047,
-                    "error": body["error"]}
+                    "error": body["error"], "delivery": "session"}
     assert body["error"]
 
 

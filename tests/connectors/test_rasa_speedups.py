@@ -48,6 +48,66 @@ def test_rejects_what_rasa_rejects_with_rasas_message(result: dict) -> None:
     assert "Failed to validate Action server response from API" in raised.value.message
 
 
+def _rasa_accepts(result: object) -> bool:
+    from jsonschema import validate
+
+    try:
+        validate(result, RemoteAction.action_response_format_spec())
+    except ValidationError:
+        return False
+    return True
+
+
+def _variants() -> list[object]:
+    """Valid results of every event type, and each broken in the ways a schema catches."""
+    events = [
+        {"event": "user", "text": "halo", "parse_data": {"intent": {"name": "greet"}}},
+        {"event": "bot", "text": "Halo!", "data": {"buttons": []}, "metadata": {}},
+        {"event": "slot", "name": "language", "value": "en", "timestamp": None},
+        {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+        {"event": "active_loop", "name": None},
+        {"event": "followup", "name": "action_listen"},
+        {"event": "reminder", "intent": "EXTERNAL_x", "date_time": "2026-11-28T10:00:00"},
+        {"event": "pause"}, {"event": "resume"}, {"event": "restart"},
+        {"event": "session_started", "metadata": {"a": 1}},
+        {"event": "reset_slots"}, {"event": "export"}, {"event": "undo"}, {"event": "rewind"},
+    ]  # fmt: skip
+    broken = [
+        {"event": "slot", "name": 42},
+        {"event": "bot", "text": 7},
+        {"event": "action", "name": ["x"]},
+        {"event": "user", "parse_data": "text"},
+        {"event": "pause", "timestamp": "now"},
+        {"event": "session_started", "metadata": "x"},
+        {"event": "no_such_event"},
+        {"event": None},
+        {"name": "language"},
+        "slot",
+        None,
+    ]
+    results: list[object] = [{"events": [e]} for e in events + broken]
+    results += [{"events": events}, {"events": events + [broken[0]]}, {"events": []}, {}]
+    results += [{"events": events, "responses": [{"text": "x"}]}, {"responses": ["x"]},
+                {"events": None}, {"events": "x"}, [], "x"]  # fmt: skip
+    return results
+
+
+@pytest.mark.parametrize("result", _variants())
+def test_the_quick_check_never_disagrees_with_rasa(result: object) -> None:
+    """It may only say "valid" where Rasa's schema does; the full validator decides the
+    rest, so the verdict (and Rasa's error) is unchanged."""
+    accepted = _rasa_accepts(result)
+    if rasa_speedups.quickly_valid(result):
+        assert accepted
+    if accepted and isinstance(result, dict) and result.get("events"):
+        assert rasa_speedups.quickly_valid(result)  # and it is used: the fast path
+    if accepted:
+        assert remote_action()._validate_action_result(result) is True
+    else:
+        with pytest.raises(ValidationError):
+            remote_action()._validate_action_result(result)
+
+
 def test_install_is_idempotent() -> None:
     rasa_speedups.install()
     rasa_speedups.install()

@@ -6,10 +6,12 @@ One round: lease up to ``batch`` due rows (the outbox applies the rules while le
 group each partner's rows by ``group_key`` (a row without one is a group of its own);
 plan each group at the partner's next free slot (one trigger per partner per
 ``partner_interval``); dispatch the groups whose time has come, at most ``concurrency``
-at once and ``max_per_second`` overall. A dispatched group reads the partner's tracker
-(the last ``user`` event within 24 h → ``delivery=session``, else ``template``; a row
-already marked ``template``, after WhatsApp's 131047, stays one) and triggers the intent
-with the notice as a JSON string entity.
+at once and ``max_per_second`` overall. A dispatched group triggers the intent with the
+notice as a JSON string entity: one Rasa request per group. The notice says
+``delivery=auto`` (the bot picks a free-form message inside WhatsApp's 24-hour window, the
+approved template outside it) or ``template`` (WhatsApp answered 131047 before). Partners
+in a hand-off are held back by the rules (``notifications.decide``); if one began since,
+Rasa answers ``paused`` and the group goes back for ``WITH_AGENT_RETRY``.
 
 Nothing is lost and nothing is sent twice:
 
@@ -43,7 +45,6 @@ from app.core.clock import utcnow
 from app.core.config import Settings
 from app.notifier.limits import PartnerSpacing, TokenBucket, backoff_seconds
 from app.notifier.outbox import Outbox, describe
-from app.services import transcript
 from app.services.notifications import LeasedGroup
 from app.services.rasa_client import RasaClient, RasaUnavailable
 
@@ -51,15 +52,13 @@ log = logging.getLogger("app.notifier")
 
 NOTIFY_INTENT = "EXTERNAL_notify"
 NOTICE_ENTITY = "notice"
-SESSION, TEMPLATE = "session", "template"
+TEMPLATE = "template"
+AUTO = "auto"  # the bot picks a free-form message or the template by the 24-hour window
 MARKETING = "marketing"
 # A partner talking to an agent (the conversation is paused, so Rasa would say nothing):
 # their notices wait this long, then the notifier looks again (not counted as a try).
 WITH_AGENT_RETRY = timedelta(minutes=5)
 
-
-class WithAgent(Exception):
-    """The partner's conversation is paused for a hand-off."""
 # Rasa unreachable or failing: dispatching pauses 1 s, 2 s, 4 s ... at most this long.
 MAX_PAUSE_SECONDS = 30.0
 STATS_EVERY_SECONDS = 30.0
@@ -119,12 +118,6 @@ class Group:
     @property
     def marketing(self) -> bool:
         return self.leased.category == MARKETING
-
-
-def choose_delivery(last_partner_message: datetime | None, now: datetime) -> str:
-    """``session`` inside WhatsApp's 24-hour window (the partner's last message), else
-    ``template`` (also when the partner never wrote)."""
-    return SESSION if transcript.within_window(last_partner_message, now) else TEMPLATE
 
 
 def notice_json(payload: dict[str, Any]) -> str:
@@ -327,23 +320,16 @@ class Notifier:
     async def _deliver(self, group: Group) -> None:
         assert self._bucket is not None and self._spacing is not None
         started = self._loop_time()
-        delivery = TEMPLATE
-        try:
-            delivery = await self._delivery_for(group)
-        except WithAgent:
-            group.due = self._loop_time() + WITH_AGENT_RETRY.total_seconds()
-            await self._put_back([group], "the partner is talking to an agent")
-            return
-        except RasaUnavailable as exc:
-            await self._failed(group, exc.rasa_status, exc.reason, started)
-            self._held.difference_update(group.ids)
-            return
+        # The bot chooses a free-form message or the template by WhatsApp's 24-hour
+        # window (it has the conversation at hand; reading it here would cost Rasa a
+        # second request per notice), unless WhatsApp already asked for the template.
+        delivery = group.leased.delivery or AUTO
         try:
             notice = notice_json(self.outbox.payload(group.leased, delivery))
             await self._bucket.acquire()
             await self._spacing.before_send(group.wa_id)
             self.stats.triggers += 1
-            await self.client.trigger_intent(
+            state = await self.client.trigger_intent(
                 group.wa_id, NOTIFY_INTENT, output_channel="whatsapp",
                 entities={NOTICE_ENTITY: notice},
             )  # fmt: skip
@@ -355,20 +341,17 @@ class Notifier:
         else:
             if started >= self._down_marked:
                 self._down_streak = 0
-            await self._handed(group, delivery, started)
+            if state.get("paused"):
+                # A hand-off began after the rules looked (they hold back partners with
+                # an open one): Rasa kept the trigger but said nothing.
+                group.due = self._loop_time() + WITH_AGENT_RETRY.total_seconds()
+                await self._put_back([group], "the partner is talking to an agent")
+                return
+            await self._handed(group, None if delivery == AUTO else delivery, started)
         finally:
             self._held.difference_update(group.ids)
 
-    async def _delivery_for(self, group: Group) -> str:
-        tracker = await self.client.get_tracker(group.wa_id)
-        if tracker.get("paused"):
-            raise WithAgent(group.wa_id)
-        if group.leased.delivery == TEMPLATE:  # WhatsApp said so (131047)
-            return TEMPLATE
-        events = tracker.get("events") or []
-        return choose_delivery(transcript.last_partner_message_at(events), self.clock())
-
-    async def _handed(self, group: Group, delivery: str, started: float) -> None:
+    async def _handed(self, group: Group, delivery: str | None, started: float) -> None:
         try:
             await asyncio.to_thread(
                 self.outbox.handed, group.ids, delivery=delivery, now=self.clock()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.core.logging import mask_wa_id
 from app.models import Partner
 from app.models.notification import NotificationCategory
-from app.services import notifications
+from app.services import handoffs, notifications
 from app.services.notifications import Defer, LeasedGroup, RecipientView, Suppress
 
 log = logging.getLogger("app.notifier")
@@ -42,7 +42,7 @@ class Outbox(Protocol):
         flight (not yet ``handed``, so not in the database's count for the cap)."""
         ...
 
-    def handed(self, ids: list[int], *, delivery: str, now: datetime) -> None: ...
+    def handed(self, ids: list[int], *, delivery: str | None, now: datetime) -> None: ...
 
     def retry(
         self,
@@ -99,6 +99,7 @@ class SqlOutbox:
         partners = {
             p.id: p for p in session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))
         }
+        with_agent = handoffs.open_for_partners(session, partner_ids)
         recipients: dict[int, RecipientView] = {}
         marketing: dict[int, tuple[int, datetime | None]] = {}
         go: list[LeasedGroup] = []
@@ -110,13 +111,16 @@ class SqlOutbox:
             count, frees_at = 0, None
             if is_marketing:
                 if partner.id not in recipients:
-                    recipients[partner.id] = notifications.recipient(session, partner)
+                    recipients[partner.id] = notifications.recipient(
+                        session, partner, with_agent=partner.id in with_agent
+                    )
                     marketing[partner.id] = notifications.marketing_window(session, partner.id, now)
                 count, frees_at = marketing[partner.id]
                 count += held.get(partner.id, 0)
             view = recipients.get(partner.id) or RecipientView(
-                partner.region, partner.status, bool(partner.opted_out)
-            )
+                partner.region, partner.status, bool(partner.opted_out),
+                partner.id in with_agent,
+            )  # fmt: skip
             decision = notifications.decide(
                 list(group.notices), view, now, count, cap_frees_at=frees_at
             )
@@ -143,7 +147,7 @@ class SqlOutbox:
             )
         return go
 
-    def handed(self, ids: list[int], *, delivery: str, now: datetime) -> None:
+    def handed(self, ids: list[int], *, delivery: str | None, now: datetime) -> None:
         with self._sessions() as session:
             notifications.mark_handed(session, ids, delivery=delivery, now=now)
 

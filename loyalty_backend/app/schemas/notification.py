@@ -20,6 +20,11 @@ class SendReportIn(BaseModel):
     wamid: Wamid | None = None
     error_code: int | None = None
     error: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    delivery: Literal["session", "template"] | None = Field(
+        default=None,
+        description="how the bot sent it: a free-form message inside WhatsApp's 24-hour "
+        "window, or the approved template outside it",
+    )
 
 
 class SendReportOut(BaseModel):

@@ -23,7 +23,7 @@ waiting period (``waiting_since`` = now, mark cleared).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,6 +87,17 @@ def _open_for_partner(session: Session, partner_id: int, *, lock: bool = False) 
     if lock:
         query = query.with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def open_for_partners(session: Session, partner_ids: Iterable[int]) -> set[int]:
+    """Which of these partners are in a hand-off (waiting for or talking to an agent)."""
+    ids = sorted(set(partner_ids))
+    if not ids:
+        return set()
+    query = select(Handoff.partner_id).where(
+        Handoff.partner_id.in_(ids), Handoff.status.in_(_OPEN)
+    )
+    return set(session.scalars(query))
 
 
 def request(

@@ -63,6 +63,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 30  # first retry; doubles with each attempt
 MAX_BACKOFF_SECONDS = 3600
 USER_LIMIT_WAIT = timedelta(hours=24)
+# A partner in a hand-off (waiting for or talking to an agent: the bot is paused and would
+# say nothing): their notices wait this long, then the rules look again.
+WITH_AGENT_WAIT = timedelta(minutes=5)
 DEFAULT_LEASE_SECONDS = 60
 MAX_ERROR_CHARS = 500
 _INSERT_CHUNK = 500
@@ -253,9 +256,10 @@ class RecipientView:
     region: str
     status: str
     opted_out: bool
+    with_agent: bool = False  # an open hand-off (``handoffs.open_for_partners``)
 
 
-def recipient(session: Session, partner: Partner) -> RecipientView:
+def recipient(session: Session, partner: Partner, *, with_agent: bool = False) -> RecipientView:
     """The partner as ``decide`` sees them: opted out of marketing when the partner's flag
     says so or the latest ``marketing`` consent record is a no (the seed writes both)."""
     latest = session.scalar(
@@ -265,7 +269,7 @@ def recipient(session: Session, partner: Partner) -> RecipientView:
         .limit(1)
     )
     opted_out = bool(partner.opted_out) or latest is False
-    return RecipientView(partner.region, partner.status, opted_out)
+    return RecipientView(partner.region, partner.status, opted_out, with_agent)
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,7 @@ class Suppress:
 @dataclass(frozen=True)
 class Defer:
     until: datetime
-    reason: str  # "quiet_hours", "marketing_cap"
+    reason: str  # "quiet_hours", "marketing_cap", "with_agent"
 
 
 Decision = Send | Suppress | Defer
@@ -312,6 +316,8 @@ def decide(
     group = [notifications] if not isinstance(notifications, Sequence) else notifications
     if partner.status == PartnerStatus.LEFT:
         return Suppress("partner_left")
+    if getattr(partner, "with_agent", False):
+        return Defer(now + WITH_AGENT_WAIT, "with_agent")
     if all(n.category == NotificationCategory.SERVICE for n in group):
         return Send()
     if partner.opted_out:
@@ -511,21 +517,21 @@ def _short(error: str | None) -> str | None:
 
 
 def mark_handed(
-    session: Session, ids: Iterable[int], *, delivery: str, now: datetime | None = None
+    session: Session, ids: Iterable[int], *, delivery: str | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Rasa accepted the turn: ``sending`` -> ``handed``. Returns how many changed (a
-    notice the connector already reported as sent stays sent)."""
+    notice the connector already reported as sent stays sent). ``delivery`` None: the bot
+    chose (by the 24-hour window) and the connector's send report says which."""
     now = now or utcnow()
+    values: dict[str, Any] = {"status": NS.HANDED.value, "handed_at": now, "lease_until": None}
+    if delivery is not None:
+        values["delivery"] = Delivery(delivery).value
     with write_transaction(session):
         changed = session.execute(
             update(Notification)
             .where(Notification.id.in_(_ids(ids)), Notification.status == NS.SENDING.value)
-            .values(
-                status=NS.HANDED.value,
-                delivery=Delivery(delivery).value,
-                handed_at=now,
-                lease_until=None,
-            )
+            .values(**values)
             .execution_options(synchronize_session=False)
         ).rowcount
     return int(changed)
@@ -646,11 +652,14 @@ def record_send(
     error_code: int | None,
     error: str | None,
     now: datetime | None = None,
+    delivery: str | None = None,
 ) -> int:
     """The connector's report of one send (module docstring for the policy). Returns how
-    many notices changed; a repeated or late report changes nothing."""
+    many notices changed; a repeated or late report changes nothing. ``delivery``: how the
+    bot sent it (a free-form message or the template), when the report says."""
     now = now or utcnow()
     targets = _ids(ids)
+    sent_delivery = {"delivery": Delivery(delivery).value} if delivery else {}
     live = (NS.SENDING.value, NS.HANDED.value)
     with write_transaction(session):
         if ok:
@@ -664,6 +673,7 @@ def record_send(
                     sent_at=now,
                     handed_at=func.coalesce(Notification.handed_at, now),
                     lease_until=None,
+                    **sent_delivery,
                 )
                 .execution_options(synchronize_session=False)
             ).rowcount

@@ -105,19 +105,23 @@ class RasaClient:
         *,
         output_channel: str = "whatsapp",
         entities: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
         """Make the bot act on an (external) intent; its answer goes to ``output_channel``.
-        ``entities`` (e.g. the notifier's ``{"notice": "<JSON>"}``) go with the intent."""
+        ``entities`` (e.g. the notifier's ``{"notice": "<JSON>"}``) go with the intent.
+        Returns the conversation's state after the turn, without its events (``paused``
+        says whether the bot was silent because a person handles the chat)."""
         body: dict[str, Any] = {"name": name}
         if entities:
             body["entities"] = entities
-        await self._call(
+        data = await self._call(
             "POST",
             wa_id,
             "trigger_intent",
-            params={"output_channel": output_channel},
+            params={"output_channel": output_channel, "include_events": "NONE"},
             body=body,
         )
+        tracker = data.get("tracker") if isinstance(data, dict) else None
+        return tracker if isinstance(tracker, dict) else {}
 
     async def get_tracker(self, wa_id: str) -> dict[str, Any]:
         data = await self._call("GET", wa_id, "tracker", params={})

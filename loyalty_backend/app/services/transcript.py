@@ -3,9 +3,11 @@
 Each message is ``{"from": "partner"|"bot"|"agent"|"system", "text", "buttons": [str],
 "media": {"type"}|None, "agent_name": str|None, "timestamp": iso8601}``:
 
-- ``user`` events are the partner's. The connector turns taps and media into ``/intent``
-  payloads (docs/contracts.md, "Connector ⇄ Rasa"), which agents should not have to
-  decode: a tap shows the button's title (from the WhatsApp metadata, else the title of
+- ``user`` events are the partner's, except the program's own triggers (a notice, the
+  hand-back, the no-agent notice: ``trigger_intent`` marks them ``is_external`` and their
+  text ``EXTERNAL: <intent>``), which are left out. The connector turns taps and media
+  into ``/intent`` payloads (docs/contracts.md, "Connector ⇄ Rasa"), which agents should
+  not have to decode: a tap shows the button's title (from the WhatsApp metadata, else the title of
   the button with that payload in the bot's last message, else ``[tap] intent``); a photo
   or document shows its caption with ``media: {"type": "image"|"document"}``; a location
   ``[location]``; anything the bot cannot read ``[audio]``, ``[sticker]``...
@@ -20,10 +22,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _COMMAND = re.compile(r"^/+([A-Za-z0-9_]+)\s*(\{.*\})?\s*$", re.DOTALL)
+_EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for an intent triggered through its API
 SYSTEM_TEXT = {
     "pause": "The bot is paused: a person handles this chat",
     "resume": "The bot is back in this chat",
 }
+
+
+def is_partner_message(event: Any) -> bool:
+    """A ``user`` event the partner wrote (not one the program triggered)."""
+    if not isinstance(event, dict) or event.get("event") != "user":
+        return False
+    metadata = event.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("is_external"):
+        return False
+    return not str(event.get("text") or "").startswith(_EXTERNAL_PREFIX)
 
 
 def _timestamp(event: dict[str, Any]) -> str | None:
@@ -129,7 +142,8 @@ def messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         kind = event.get("event")
         if kind == "user":
-            found.append(_partner_message(event, last_buttons))
+            if is_partner_message(event):
+                found.append(_partner_message(event, last_buttons))
         elif kind == "bot":
             message = _bot_message(event)
             if message is not None:
@@ -157,7 +171,7 @@ def within_window(last_partner_message: datetime | None, now: datetime) -> bool:
 def last_partner_message_at(events: list[dict[str, Any]]) -> datetime | None:
     """When the partner last wrote (WhatsApp's 24-hour window for free-form replies)."""
     for event in reversed(events):
-        if isinstance(event, dict) and event.get("event") == "user":
+        if is_partner_message(event):
             value = event.get("timestamp")
             if isinstance(value, int | float):
                 return datetime.fromtimestamp(value, UTC)

@@ -215,7 +215,7 @@ def test_queue_claim_reply_hand_back(
         (f"/conversations/{first.wa_id}/tracker/events", EVENTS_QUERY, {"event": "resume"}),
         (
             f"/conversations/{first.wa_id}/trigger_intent",
-            "output_channel=whatsapp",
+            "include_events=NONE&output_channel=whatsapp",
             {"name": "EXTERNAL_handback"},
         ),
     ]

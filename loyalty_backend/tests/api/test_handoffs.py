@@ -245,7 +245,7 @@ def test_no_agent_notice_once_per_waiting_period(
         ),
         (
             f"/conversations/{due.wa_id}/trigger_intent",
-            "output_channel=whatsapp",
+            "include_events=NONE&output_channel=whatsapp",
             {"name": "EXTERNAL_handoff_timeout"},
         ),
     ]

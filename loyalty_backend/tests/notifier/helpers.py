@@ -66,6 +66,8 @@ class NoticeRasa(FakeRasa):
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             with self.lock:
                 self.triggers.append(Trigger(received, wa_id, query, body))
+            if status == 200:  # Rasa's answer: the state after the turn, no events
+                payload = {"tracker": {"sender_id": wa_id, "paused": wa_id in self.paused}}
         return status, payload
 
     def triggers_ok(self) -> list[Trigger]:

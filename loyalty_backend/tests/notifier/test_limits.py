@@ -1,11 +1,8 @@
 """The notifier's pacing and back-off, on a clock the test moves."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 from app.notifier.limits import PartnerSpacing, TokenBucket, backoff_seconds
-from app.notifier.loop import choose_delivery
-from app.services.transcript import last_partner_message_at
 
 
 class Clock:
@@ -54,18 +51,3 @@ def test_partner_spacing_plans_and_enforces_the_interval() -> None:
     clock.now += 7
     spacing.forget_old(clock.now)
     assert spacing.next_slot("a", clock.now) == clock.now
-
-
-def test_delivery_is_session_only_inside_24_hours_of_the_last_message() -> None:
-    now = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
-    events = [
-        {"event": "user", "timestamp": (now - timedelta(hours=30)).timestamp()},
-        {"event": "user", "timestamp": (now - timedelta(hours=2)).timestamp()},
-        {"event": "bot", "timestamp": now.timestamp()},
-    ]
-    last = last_partner_message_at(events)
-    assert last == now - timedelta(hours=2)
-    assert choose_delivery(last, now) == "session"
-    assert choose_delivery(last, now + timedelta(hours=22, minutes=1)) == "template"
-    assert choose_delivery(last_partner_message_at([]), now) == "template"
-    assert last_partner_message_at([{"event": "bot", "timestamp": now.timestamp()}]) is None

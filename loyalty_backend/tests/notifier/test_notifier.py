@@ -1,7 +1,8 @@
 """The notifier against a fake Rasa on a real loopback port (docs/contracts.md, "Notices
-the program sends first"): one trigger per partner and group, the notice JSON, session
-or template from the tracker, back-off while Rasa is down or failing, the rate caps,
-a crash between trigger and ``handed``, and a graceful stop."""
+the program sends first"): one trigger per partner and group, the notice JSON, ``auto``
+(the bot picks by the window) or ``template`` after WhatsApp's 131047, back-off while
+Rasa is down or failing, the rate caps, a crash between trigger and ``handed``, and a
+graceful stop."""
 
 import asyncio
 import contextlib
@@ -23,8 +24,10 @@ from sqlalchemy.orm import Session
 from app.core.clock import utcnow
 from app.core.db import make_session_factory
 from app.models import Notification
+from app.models.handoff import HandoffReason
 from app.notifier.loop import Notifier
 from app.notifier.outbox import SqlOutbox
+from app.services import handoffs
 from tests.conftest import TestDB
 from tests.handoff_utils import RASA_TOKEN
 from tests.notifier.helpers import (
@@ -34,7 +37,6 @@ from tests.notifier.helpers import (
     notifier_for,
     rows,
     run_notifier,
-    user_event,
 )
 from tests.utils import new_partner
 
@@ -59,13 +61,14 @@ def test_one_trigger_per_partner_and_group_with_the_notice_json(
     ids = [row.id for row in rows(factory)]
 
     with fake_rasa() as rasa:
-        rasa.trackers[ani.wa_id] = [user_event(timedelta(hours=1))]
         run_notifier(notifier_for(factory, rasa.url), _all(factory, "handed"))
 
     triggers = rasa.triggers_ok()
     assert len(triggers) == 3
+    assert rasa.tracker_reads == []  # one Rasa request per notice: the trigger
     for trigger in triggers:
         assert trigger.query["output_channel"] == "whatsapp"
+        assert trigger.query["include_events"] == "NONE"
         assert trigger.body["name"] == "EXTERNAL_notify"
         assert isinstance(trigger.body["entities"]["notice"], str)
     by_ids = {tuple(t.notice["ids"]): t for t in triggers}
@@ -75,7 +78,7 @@ def test_one_trigger_per_partner_and_group_with_the_notice_json(
     assert grouped.wa_id == ani.wa_id
     assert grouped.notice == {
         "ids": ids[:3],
-        "delivery": "session",
+        "delivery": "auto",
         "items": [
             {"id": ids[0], "kind": "claim_approved", "params": PARAMS["claim_approved"],
              "template": {"name": "mitra_claim_approved",
@@ -92,50 +95,72 @@ def test_one_trigger_per_partner_and_group_with_the_notice_json(
         "name": "mitra_redemption_shipped", "parameters": ["RDM-000007", "Payung", "JNE123"],
     }  # fmt: skip
     assert by_ids[(ids[4],)].wa_id == budi.wa_id
-    # Budi never wrote: outside the window, a template.
-    assert by_ids[(ids[4],)].notice["delivery"] == "template"
+    assert by_ids[(ids[4],)].notice["delivery"] == "auto"
 
     stored = {row.id: row for row in rows(factory)}
-    assert [stored[i].delivery for i in ids] == ["session"] * 4 + ["template"]
+    # How it went (a message or the template) is the connector's send report to say.
+    assert [stored[i].delivery for i in ids] == [None] * 5
     assert all(stored[i].handed_at is not None for i in ids)
 
 
-def test_session_or_template_from_the_partners_last_message(db: TestDB, session: Session) -> None:
+def test_the_bot_picks_by_the_window_unless_whatsapp_asked_for_the_template(
+    db: TestDB, session: Session
+) -> None:
     factory = make_session_factory(db.engine)
-    recent, stale, silent, refused = (new_partner(session) for _ in range(4))
+    fresh, refused = new_partner(session), new_partner(session)
     session.commit()
-    for index, partner in enumerate((recent, stale, silent, refused)):
+    for index, partner in enumerate((fresh, refused)):
         enqueue(session, partner, key=f"n:{index}")
     # WhatsApp answered 131047 for this one before: it goes as a template whatever the
-    # tracker says.
+    # conversation says.
     session.execute(
         update(Notification).where(Notification.wa_id == refused.wa_id).values(delivery="template")
     )
     session.commit()
 
     with fake_rasa() as rasa:
-        rasa.trackers[recent.wa_id] = [
-            user_event(timedelta(hours=30)), {"event": "bot", "timestamp": 1.0},
-            user_event(timedelta(hours=23, minutes=50)), {"event": "action", "timestamp": 2.0},
-        ]  # fmt: skip
-        rasa.trackers[stale.wa_id] = [user_event(timedelta(hours=24, minutes=5))]
-        rasa.trackers[silent.wa_id] = [{"event": "action", "name": "action_listen"}]
-        rasa.trackers[refused.wa_id] = [user_event(timedelta(minutes=5))]
         run_notifier(notifier_for(factory, rasa.url), _all(factory, "handed"))
 
     delivery = {t.wa_id: t.notice["delivery"] for t in rasa.triggers_ok()}
-    assert delivery == {
-        recent.wa_id: "session",
-        stale.wa_id: "template",
-        silent.wa_id: "template",
-        refused.wa_id: "template",
-    }
+    assert delivery == {fresh.wa_id: "auto", refused.wa_id: "template"}
+    stored = {row.wa_id: row.delivery for row in rows(factory)}
+    assert stored == {fresh.wa_id: None, refused.wa_id: "template"}
+
+
+def test_a_partner_in_a_hand_off_gets_no_trigger_until_it_ends(
+    db: TestDB, session: Session
+) -> None:
+    """The rules hold back partners with an open hand-off (the bot is paused)."""
+    factory = make_session_factory(db.engine)
+    waiting, free = new_partner(session), new_partner(session)
+    session.commit()
+    handoffs.request(
+        session, waiting, reason=HandoffReason.REQUESTED, idempotency_key="wamid.h1", now=utcnow()
+    )
+    session.commit()
+    enqueue(session, waiting, key="agent:1")
+    enqueue(session, free, key="free:1")
+    with fake_rasa() as rasa:
+
+        def settled() -> bool:
+            by_partner = {r.wa_id: r for r in rows(factory)}
+            return (by_partner[free.wa_id].status == "handed"
+                    and by_partner[waiting.wa_id].status == "pending"
+                    and by_partner[waiting.wa_id].not_before is not None)
+
+        run_notifier(notifier_for(factory, rasa.url), settled)
+    assert [t.wa_id for t in rasa.triggers_ok()] == [free.wa_id]
+    [held] = [r for r in rows(factory) if r.wa_id == waiting.wa_id]
+    assert held.last_error == "with_agent" and held.attempts == 0
+    assert held.not_before.replace(tzinfo=None) > datetime.now(UTC).replace(tzinfo=None) \
+        + timedelta(minutes=4)
 
 
 def test_a_partner_with_an_agent_gets_notices_after_the_hand_back(
     db: TestDB, session: Session
 ) -> None:
-    """Paused, Rasa would say nothing and the notice would be lost as "handed"."""
+    """A hand-off that began after the rules looked: Rasa answers ``paused`` (it said
+    nothing), and the notice must not be lost as "handed"."""
     factory = make_session_factory(db.engine)
     with_agent, free = new_partner(session), new_partner(session)
     session.commit()
@@ -144,7 +169,6 @@ def test_a_partner_with_an_agent_gets_notices_after_the_hand_back(
     session.commit()
     with fake_rasa() as rasa:
         rasa.paused.add(with_agent.wa_id)
-        rasa.trackers[free.wa_id] = [user_event(timedelta(minutes=5))]
 
         def settled() -> bool:
             by_partner = {r.wa_id: r for r in rows(factory)}
@@ -153,7 +177,7 @@ def test_a_partner_with_an_agent_gets_notices_after_the_hand_back(
                     and by_partner[with_agent.wa_id].not_before is not None)
 
         run_notifier(notifier_for(factory, rasa.url), settled)
-    assert [t.wa_id for t in rasa.triggers_ok()] == [free.wa_id]
+    assert sorted(t.wa_id for t in rasa.triggers_ok()) == sorted([free.wa_id, with_agent.wa_id])
     [waiting] = [r for r in rows(factory) if r.wa_id == with_agent.wa_id]
     assert "agent" in (waiting.last_error or "")
     assert waiting.not_before.replace(tzinfo=None) > datetime.now(UTC).replace(tzinfo=None) \

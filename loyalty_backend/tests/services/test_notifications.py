@@ -119,6 +119,15 @@ def test_service_notices_reach_opted_out_partners_at_any_hour() -> None:
     assert notifications.decide(SERVICE, _who(status="left"), NOW, 0) == Suppress("partner_left")
 
 
+def test_a_partner_in_a_hand_off_waits_for_every_kind() -> None:
+    """The bot is paused while a person handles the chat: nothing would be said."""
+    with_agent = RecipientView("DKI Jakarta", "active", False, with_agent=True)
+    for notice in (SERVICE, MARKETING):
+        assert notifications.decide(notice, with_agent, NOW, 0) == Defer(
+            NOW + notifications.WITH_AGENT_WAIT, "with_agent"
+        )
+
+
 def test_marketing_respects_opt_out_and_status() -> None:
     assert notifications.decide(MARKETING, _who(opted_out=True), NOW, 0) == Suppress("opted_out")
     assert notifications.decide(MARKETING, _who(status="suspended"), NOW, 0) == Suppress(
@@ -291,6 +300,18 @@ def test_handed_then_sent_then_statuses_move_forward_only(session: Session) -> N
     # A failed status after read changes nothing.
     notifications.record_statuses(session, [StatusReport("wamid.A", "failed", ts, 131026)])
     assert {row.status for row in _rows(session)} == {"read"}
+
+
+def test_the_send_report_says_how_the_bot_sent_it(session: Session) -> None:
+    """The notifier hands ``auto`` notices without a delivery; the bot chose by the
+    24-hour window and the connector's report says which."""
+    _, ids = _leased(session)
+    assert notifications.mark_handed(session, ids, now=NOW) == 1
+    [row] = _rows(session)
+    assert (row.status, row.delivery) == ("handed", None)
+    notifications.record_send(session, ids, True, "wamid.T", None, None, NOW, delivery="template")
+    [row] = _rows(session)
+    assert (row.status, row.delivery) == ("sent", "template")
 
 
 def test_a_failed_status_records_the_code(session: Session) -> None:

@@ -94,3 +94,22 @@ def test_odd_events_are_skipped() -> None:
 def test_last_partner_message_at() -> None:
     assert last_partner_message_at(EVENTS) == datetime.fromtimestamp(T + 8, UTC)
     assert last_partner_message_at([{"event": "bot", "timestamp": T}]) is None
+
+
+EXTERNAL = {
+    "event": "user", "timestamp": T + 20, "text": "EXTERNAL: EXTERNAL_notify",
+    "parse_data": {"intent": {"name": "EXTERNAL_notify"}}, "metadata": {"is_external": True},
+}  # fmt: skip
+
+
+def test_the_programs_own_triggers_are_not_the_partner_writing() -> None:
+    """A notice, the hand-back or the no-agent notice reaches Rasa as a ``user`` event
+    marked external: the partner did not write it, so the console does not show it and
+    it does not open WhatsApp's 24-hour window."""
+    partner_wrote = {"event": "user", "timestamp": T + 10, "text": "halo"}
+    events = [partner_wrote, EXTERNAL]
+    assert last_partner_message_at(events) == datetime.fromtimestamp(T + 10, UTC)
+    assert last_partner_message_at([EXTERNAL]) is None
+    assert [m["text"] for m in messages(events)] == ["halo"]
+    unmarked = {**EXTERNAL, "metadata": None}  # older trackers: only the text says it
+    assert messages([unmarked]) == [] and last_partner_message_at([unmarked]) is None

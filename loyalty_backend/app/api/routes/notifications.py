@@ -31,8 +31,9 @@ def report_send(
     otherwise retried or failed by the error code (docs/contracts.md). A repeated report
     changes nothing."""
     changed = notifications.record_send(
-        session, body.ids, body.ok, body.wamid, body.error_code, body.error
-    )
+        session, body.ids, body.ok, body.wamid, body.error_code, body.error,
+        delivery=body.delivery,
+    )  # fmt: skip
     return SendReportOut(changed=changed)
 
 
