@@ -159,6 +159,11 @@ class ActionNotify(Action):
         marker = {NOTIFICATION_KEY: {"ids": ids, "delivery": delivery}}
         language = normalise_language(tracker.get_slot("language"))
         if delivery == "template":
+            # A template says one notice: the first goes now, the others are reported
+            # back (``later``) and come again, each as its own template, at the partner's
+            # next slots (WhatsApp allows about one message per 6 s to a person).
+            items = items[:1]
+            marker[NOTIFICATION_KEY] = {"ids": ids[:1], "delivery": delivery, "later": ids[1:]}
             template = items[0].get("template") or {}
             dispatcher.utter_message(json_message={
                 TEMPLATE_KEY: {"name": template.get("name"), "language": language,

@@ -49,16 +49,27 @@ def notification_ids(message: Mapping[str, Any]) -> list[int]:
     return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
 
 
-def notification_delivery(message: Mapping[str, Any]) -> str | None:
-    """How the bot sent a notice: ``session`` (free-form) or ``template``."""
+def _marker(message: Mapping[str, Any]) -> Mapping[str, Any]:
     custom = message.get("custom")
     marker = custom.get(NOTIFICATION_KEY) if isinstance(custom, Mapping) else None
-    delivery = marker.get("delivery") if isinstance(marker, Mapping) else None
+    return marker if isinstance(marker, Mapping) else {}
+
+
+def notification_delivery(message: Mapping[str, Any]) -> str | None:
+    """How the bot sent a notice: ``session`` (free-form) or ``template``."""
+    delivery = _marker(message).get("delivery")
     return delivery if delivery in DELIVERIES else None
 
 
+def notification_later(message: Mapping[str, Any]) -> list[int]:
+    """Notices of the group this message did not carry (a template says one)."""
+    later = _marker(message).get("later")
+    return [i for i in later if isinstance(i, int)] if isinstance(later, list) else []
+
+
 def send_report(
-    ids: Sequence[int], results: Sequence[SendResult], delivery: str | None = None
+    ids: Sequence[int], results: Sequence[SendResult], delivery: str | None = None,
+    later: Sequence[int] = (),
 ) -> dict[str, Any]:
     """The body for ``/notifications/sends``: the first failure decides, else the wamid of
     the first payload (a notice is one message)."""
@@ -74,6 +85,8 @@ def send_report(
                   "error_code": None, "error": None}
     if delivery is not None:
         report["delivery"] = delivery
+    if later:
+        report["later"] = list(later)
     return report
 
 
@@ -116,11 +129,15 @@ class NoticeReporter:
         """Statuses waiting for the next batch."""
         return len(self._statuses)
 
-    async def report_send(
-        self, ids: Sequence[int], results: Sequence[SendResult], delivery: str | None = None
-    ) -> None:
+    async def report_send(self, message: Mapping[str, Any], results: Sequence[SendResult]) -> None:
+        """Report the send of ``message`` when it is a notice (its ids, how it went, and
+        the group's notices it did not carry)."""
+        ids = notification_ids(message)
         if ids and self.enabled:
-            await self._post(SENDS_PATH, send_report(ids, results, delivery))
+            body = send_report(
+                ids, results, notification_delivery(message), notification_later(message)
+            )
+            await self._post(SENDS_PATH, body)
 
     def record_status(self, status: StatusUpdate) -> None:
         """Queue a status for the next batch (called from the webhook, without waiting)."""

@@ -36,12 +36,7 @@ from connectors.graph_client import (
 from connectors.inbound_queue import InboundQueue, build_inbound_queue, keep_starting
 from connectors.ingress import WebhookIngress
 from connectors.masking import mask_id
-from connectors.notice_reporter import (
-    NoticeReporter,
-    default_notice_reporter,
-    notification_delivery,
-    notification_ids,
-)
+from connectors.notice_reporter import NoticeReporter, default_notice_reporter, notification_ids
 from connectors.rasa_speedups import install as install_rasa_speedups
 from connectors.status_recorder import StatusRecorder, default_status_recorder
 from connectors.turn_runner import TurnRunner
@@ -126,7 +121,7 @@ class WhatsAppOutput(OutputChannel):
         results = await self._send(recipient_id, message)
         notices = notification_ids(message)
         if notices:  # a program notice: the backend learns what WhatsApp answered
-            await self.reporter.report_send(notices, results, notification_delivery(message))
+            await self.reporter.report_send(message, results)
         return results
 
     async def _send(self, recipient_id: str, message: Mapping[str, Any]) -> list[SendResult]:

@@ -108,8 +108,22 @@ async def test_outside_the_window_the_template_goes_instead() -> None:
     assert message["custom"] == {
         "whatsapp_template": {"name": "mitra_claim_approved", "language": "en",
                               "parameters": ["CLM-000123", "1.250"]},
-        "notification": {"ids": [11], "delivery": "template"},
+        "notification": {"ids": [11], "delivery": "template", "later": []},
     }
+
+
+async def test_a_group_outside_the_window_sends_one_template_and_hands_the_rest_back() -> None:
+    """A template says one notice: claim approved goes now; points credited and tier up
+    are reported as ``later`` and come again as their own templates (nothing is lost)."""
+    templated = [
+        {**item, "template": {"name": f"mitra_{item['kind']}", "parameters": ["x"]}}
+        for item in (APPROVED, CREDITED, TIER)
+    ]
+    [message] = await say(notice(*templated, delivery="template"))
+    assert message["custom"]["whatsapp_template"]["name"] == "mitra_claim_approved"
+    assert message["custom"]["notification"] == {
+        "ids": [11], "delivery": "template", "later": [12, 13],
+    }  # fmt: skip
 
 
 def _user(age_hours: float, **extra: Any) -> dict[str, Any]:
@@ -136,7 +150,8 @@ async def test_auto_picks_a_message_inside_the_24_hour_window_else_the_template(
     item = {**APPROVED, "template": {"name": "mitra_claim_approved",
                                      "parameters": ["CLM-000123", "1.250"]}}
     [message] = await say(notice(item, delivery="auto"), events=events)
-    assert message["custom"]["notification"] == {"ids": [11], "delivery": expected}
+    assert message["custom"]["notification"]["ids"] == [11]
+    assert message["custom"]["notification"]["delivery"] == expected
     if expected == "template":
         assert message["custom"]["whatsapp_template"]["name"] == "mitra_claim_approved"
         assert not message.get("text")

@@ -79,6 +79,21 @@ async def test_a_sent_notice_is_reported_with_its_wamid(
     assert body["wamid"] and body["wamid"].startswith("wamid.")
 
 
+async def test_a_template_reports_the_group_s_other_notices_as_later(
+    fake_graph: FakeGraph, backend: FakeBackend
+) -> None:
+    channel = output(fake_graph, NoticeReporter(backend.url, TOKEN))
+    await channel.send_response("6281200000001", {"custom": {
+        "whatsapp_template": {"name": "mitra_claim_approved", "language": "id",
+                              "parameters": ["CLM-000123", "1.250"]},
+        "notification": {"ids": [7], "delivery": "template", "later": [8, 9]},
+    }})  # fmt: skip
+    [(_, _, body)] = backend.received
+    assert body["ids"] == [7] and body["ok"] is True
+    assert (body["delivery"], body["later"]) == ("template", [8, 9])
+    assert fake_graph.messages[-1]["type"] == "template"
+
+
 async def test_a_refused_notice_is_reported_with_meta_s_code(
     fake_graph: FakeGraph, backend: FakeBackend
 ) -> None:

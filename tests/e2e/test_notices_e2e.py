@@ -77,7 +77,9 @@ def credit(stack: Stack, wa_id: str, points: int) -> None:
           {"points": points, "note": "Bonus pameran", "idempotency_key": uuid.uuid4().hex})
 
 
-def queue(log_dir: Path, wa_id: str, kind: str, params: dict[str, Any]) -> None:
+def queue(
+    log_dir: Path, wa_id: str, kind: str, params: dict[str, Any], group_key: str | None = None
+) -> None:
     """Queue one notice directly through the backend's service (as a job would)."""
     code = (
         "import json, sys\n"
@@ -88,11 +90,11 @@ def queue(log_dir: Path, wa_id: str, kind: str, params: dict[str, Any]) -> None:
         "with get_session_factory()() as session, session.begin():\n"
         "    partner = session.scalars(select(Partner).where(Partner.wa_id == sys.argv[1])).one()\n"
         "    notifications.enqueue(session, partner, sys.argv[2], json.loads(sys.argv[3]),\n"
-        "                          dedupe_key=sys.argv[4])\n"
+        "                          dedupe_key=sys.argv[4], group_key=sys.argv[5] or None)\n"
     )
     subprocess.run(
         [str(BACKEND_BIN / "python"), "-c", code, wa_id, kind, json.dumps(params),
-         f"test:{uuid.uuid4().hex}"],
+         f"test:{uuid.uuid4().hex}", group_key or ""],
         cwd=BACKEND_DIR, env=base_env(DATABASE_URL=f"sqlite:///{log_dir / 'mitra.db'}"),
         check=True, capture_output=True, timeout=60,
     )
@@ -129,6 +131,41 @@ def test_outside_the_window_a_template_goes(stack: Stack, log_dir: Path) -> None
         [sent] = wait_until(lambda: replies_to(stack.sandbox, partner), 60, "the template")
     assert sent["type"] == "template", sent
     assert sent["template"]["name"] == "mitra_points_credited"
+
+
+def test_a_group_outside_the_window_goes_as_one_template_per_notice(
+    stack: Stack, log_dir: Path
+) -> None:
+    """A template says one notice: claim approved, points credited and tier up, which
+    inside the window are one message, go as three templates, one per partner slot."""
+    partner = NEVER_WROTE
+    before = len(replies_to(stack.sandbox, partner))
+    claim = f"CLM-{uuid.uuid4().int % 1_000_000:06d}"
+    for kind, params in (
+        ("claim_approved", {"claim_no": claim, "points": 1250}),
+        ("points_credited", {"points": 1250, "balance": 4800, "source_id": f"klaim {claim}",
+                             "source_en": f"claim {claim}"}),
+        ("tier_up", {"tier": "Gold"}),
+    ):  # fmt: skip
+        queue(log_dir, partner, kind, params, group_key=claim)
+    def three_sent() -> list[dict[str, Any]] | None:
+        new = replies_to(stack.sandbox, partner)[before:]
+        return new if len(new) >= 3 else None
+
+    def group_notices() -> list[dict[str, Any]]:
+        return [n for n in notices_of(stack, partner) if n["group_key"] == claim]
+
+    with running(notifier(stack, log_dir, "notifier-group-template")):
+        sent = wait_until(three_sent, 90, "three templates")
+        wait_until(lambda: all(n["status"] in ("sent", "delivered", "read")
+                               for n in group_notices()), 30, "all three sent")  # fmt: skip
+    assert [m["type"] for m in sent] == ["template"] * 3, sent
+    assert [m["template"]["name"] for m in sent] == [
+        "mitra_claim_approved", "mitra_points_credited", "mitra_tier_up",
+    ]  # fmt: skip
+    assert claim in json.dumps(sent[0]["template"])
+    assert {n["delivery"] for n in group_notices()} == {"template"}
+    assert len(group_notices()) == 3
 
 
 def test_an_opted_out_partner_gets_service_notices_only(stack: Stack, log_dir: Path) -> None:

@@ -25,6 +25,12 @@ class SendReportIn(BaseModel):
         description="how the bot sent it: a free-form message inside WhatsApp's 24-hour "
         "window, or the approved template outside it",
     )
+    later: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="notices of the same group the message did not carry (a template says "
+        "one notice): they go again, each as its own template, one per partner slot",
+    )
 
 
 class SendReportOut(BaseModel):

@@ -640,6 +640,27 @@ def defer(session: Session, ids: Iterable[int], until: datetime, reason: str = "
     return int(changed)
 
 
+def _send_later(session: Session, ids: list[int], now: datetime) -> None:
+    if not ids:
+        return
+    with write_transaction(session):
+        session.execute(
+            update(Notification)
+            .where(
+                Notification.id.in_(ids),
+                Notification.status.in_((NS.SENDING.value, NS.HANDED.value)),
+            )
+            .values(
+                status=NS.PENDING.value,
+                delivery=Delivery.TEMPLATE.value,
+                not_before=now,
+                lease_until=None,
+                attempts=case((Notification.attempts > 0, Notification.attempts - 1), else_=0),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _transient(error_code: int | None) -> bool:
     return error_code is None or error_code in RATE_LIMITED or 500 <= error_code <= 599
 
@@ -653,12 +674,17 @@ def record_send(
     error: str | None,
     now: datetime | None = None,
     delivery: str | None = None,
+    later: Iterable[int] = (),
 ) -> int:
     """The connector's report of one send (module docstring for the policy). Returns how
     many notices changed; a repeated or late report changes nothing. ``delivery``: how the
-    bot sent it (a free-form message or the template), when the report says."""
+    bot sent it (a free-form message or the template), when the report says. ``later``:
+    notices of the group the message could not carry (a template says one notice); they
+    go back to ``pending`` as templates, not counted as a try, and the notifier sends the
+    next one at the partner's next slot."""
     now = now or utcnow()
     targets = _ids(ids)
+    _send_later(session, _ids(later), now)
     sent_delivery = {"delivery": Delivery(delivery).value} if delivery else {}
     live = (NS.SENDING.value, NS.HANDED.value)
     with write_transaction(session):

@@ -314,6 +314,30 @@ def test_the_send_report_says_how_the_bot_sent_it(session: Session) -> None:
     assert (row.status, row.delivery) == ("sent", "template")
 
 
+def test_a_template_s_later_notices_go_again_as_templates_without_a_try(
+    session: Session,
+) -> None:
+    """Outside the window a group goes one template at a time: the report names the
+    notices the message did not carry, and they wait for the notifier again."""
+    _, ids = _leased(session, 3)
+    notifications.mark_handed(session, ids, now=NOW)
+    report = dict(ok=True, wamid="wamid.L", error_code=None, error=None, now=NOW)
+    notifications.record_send(session, ids[:1], delivery="template", later=ids[1:], **report)
+    rows = {row.id: row for row in _rows(session)}
+    assert (rows[ids[0]].status, rows[ids[0]].delivery) == ("sent", "template")
+    for notice_id in ids[1:]:
+        row = rows[notice_id]
+        assert (row.status, row.delivery, row.attempts) == ("pending", "template", 0)
+        assert row.not_before == NOW and row.lease_until is None
+    # The same report again (the connector retried it) changes nothing more.
+    notifications.record_send(session, ids[:1], delivery="template", later=ids[1:], **report)
+    assert {row.id: row.status for row in _rows(session)} == {
+        ids[0]: "sent", ids[1]: "pending", ids[2]: "pending"
+    }
+    [again] = notifications.lease_due(session, NOW)
+    assert again.ids == ids[1:] and again.delivery == "template"
+
+
 def test_a_failed_status_records_the_code(session: Session) -> None:
     _, ids = _leased(session)
     notifications.record_send(session, ids, True, "wamid.F", None, None, NOW)

@@ -32,7 +32,7 @@ def report_send(
     changes nothing."""
     changed = notifications.record_send(
         session, body.ids, body.ok, body.wamid, body.error_code, body.error,
-        delivery=body.delivery,
+        delivery=body.delivery, later=body.later,
     )  # fmt: skip
     return SendReportOut(changed=changed)
 
