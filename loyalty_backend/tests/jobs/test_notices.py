@@ -14,8 +14,8 @@ from app.core.db import make_session_factory
 from app.jobs import notices
 from app.models import LedgerEntry, Notification, Partner
 from app.services import ledger
-from app.services.ledger import KeyNamespace
 from tests.conftest import TestDB
+from tests.rewards_utils import give_points
 from tests.utils import new_partner
 
 # Wednesday 25 November 2026, 09:00 WIB.
@@ -39,18 +39,7 @@ def _earn(
     reason: str = "campaign_bonus",
     days: int | None = None,
 ) -> None:
-    ledger.earn(
-        session,
-        partner_id=partner.id,
-        points=points,
-        reason=reason,
-        reference_type="test",
-        reference_id="t",
-        idempotency_key=f"{KeyNamespace.SYSTEM.value}test:{partner.id}:{at.isoformat()}:{points}",
-        key_owner=KeyNamespace.SYSTEM,
-        now=at,
-        expires_in_days=days,
-    )
+    give_points(session, partner, points, reason=reason, now=at, expires_in_days=days)
 
 
 def test_expiring_points_30_and_7_days_before(session: Session) -> None:
