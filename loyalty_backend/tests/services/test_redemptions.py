@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.core.clock import WIB, utcnow, wib_date, wib_end_of_day
@@ -170,6 +170,104 @@ def test_expired_points_do_not_pay(session: Session) -> None:
     with pytest.raises(RedemptionRefused) as refused:
         redeem(session, partner, "TEST-A", now=now)
     assert (refused.value.code, refused.value.points_short) == ("insufficient_points", 100)
+
+
+def test_points_past_their_expiry_are_swept_and_the_rest_pays(session: Session) -> None:
+    """On PostgreSQL the function hands the sweep back to Python and is called again."""
+    make_reward(session, "TEST-A", "ewallet", 100)
+    partner = new_partner(session)
+    now = utcnow()
+    give_points(session, partner, 300, now=now - timedelta(days=40), expires_in_days=30)
+    give_points(session, partner, 250, now=now, expires_in_days=300)
+
+    redemption = redeem(session, partner, "TEST-A", now=now).redemption
+
+    assert redemption.balance_after == 150
+    assert assert_ledger_consistent(session, partner.id) == 150
+    reasons = session.scalars(
+        select(LedgerEntry.reason)
+        .where(LedgerEntry.partner_id == partner.id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    assert reasons == ["adjustment", "adjustment", "expiry", "redemption"]
+
+
+def test_a_partner_without_an_account_row_is_refused_for_points(session: Session) -> None:
+    make_reward(session, "TEST-A", "ewallet", 100)
+    partner = new_partner(session)
+    with write_transaction(session):
+        session.execute(delete(PointsAccount).where(PointsAccount.partner_id == partner.id))
+
+    with pytest.raises(RedemptionRefused) as refused:
+        redeem(session, partner, "TEST-A")
+
+    assert (refused.value.code, refused.value.points_short) == ("insufficient_points", 100)
+
+
+def test_a_redemption_writes_the_same_rows_on_both_databases(session: Session) -> None:
+    """PostgreSQL runs the transaction in ``mitra_redeem``, SQLite in Python: the rows and
+    their audit details must not tell which."""
+    make_reward(session, "TEST-KAOS", "merchandise", 200, stock=3)
+    partner = funded_partner(session, 500)
+    now = utcnow()
+
+    redemption = redeem(
+        session, partner, "TEST-KAOS", key="wa:rows", delivery_address=ADDRESS, now=now, actor="bot"
+    ).redemption
+
+    number = redemption.redemption_no
+    entry = session.get(LedgerEntry, redemption.ledger_entry_id)
+    assert entry is not None
+    description = "Redeemed: Reward TEST-KAOS (" + number + ")"
+    assert (entry.description, entry.balance_after, entry.created_at) == (description, 300, now)
+    rows = session.execute(
+        select(
+            AuditLog.actor, AuditLog.action, AuditLog.entity, AuditLog.entity_id, AuditLog.details
+        )
+        .where(AuditLog.created_at == now)
+        .order_by(AuditLog.action)
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ("bot", "partner.set_address", "partner", str(partner.id), {"from": None, "to": ADDRESS}),
+        (
+            "bot",
+            "points.spend",
+            "ledger_entry",
+            str(entry.id),
+            {
+                "partner_id": partner.id,
+                "delta": -200,
+                "balance_after": 300,
+                "reason": "redemption",
+                "reference_type": "redemption",
+                "reference_id": number,
+                "description": description,
+                "idempotency_key": f"redemption:{number}",
+            },
+        ),
+        (
+            "bot",
+            "redemption.create",
+            "redemption",
+            number,
+            {
+                "partner_id": partner.id,
+                "reward": "TEST-KAOS",
+                "kind": "merchandise",
+                "status": "requested",
+                "points": 200,
+                "balance_after": 300,
+                "ledger_entry_id": entry.id,
+                "voucher_code_id": None,
+                "stock_left": 2,
+                "idempotency_key": "wa:rows",
+            },
+        ),
+    ]
+    consumed = session.scalars(
+        select(LotConsumption.points).where(LotConsumption.ledger_entry_id == entry.id)
+    ).all()
+    assert consumed == [200]
 
 
 def test_points_are_taken_from_the_soonest_expiring_lots(session: Session) -> None:
