@@ -117,7 +117,7 @@ def redeem(
 ) -> redemptions.RedeemResult:
     return redemptions.redeem(
         session,
-        partner,
+        partner.wa_id,
         reward_code=reward_code,
         idempotency_key=key or f"wa:test-{next(_keys)}",
         **kwargs,

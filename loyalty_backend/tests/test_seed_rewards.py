@@ -73,7 +73,7 @@ def test_the_demo_story(session: Session, seeded: datetime) -> None:
     points before anyone asks for an address; only Andi (Platinum) sees the TV."""
     budi, rina, andi = (_partner(session, f.wa_id) for f in (BUDI, RINA, ANDI))
     voucher = redemptions.redeem(
-        session, budi, reward_code="VCR-50K", idempotency_key="wa:demo-1"
+        session, budi.wa_id, reward_code="VCR-50K", idempotency_key="wa:demo-1"
     ).redemption
     assert voucher.voucher_code.code == vouchers.demo_codes("M50K", 1, seed=RANDOM_SEED)[0]
     assert voucher.balance_after == 6500
@@ -82,5 +82,7 @@ def test_the_demo_story(session: Session, seeded: datetime) -> None:
     assert "TV-43" not in codes and "CASHBACK-250K" in codes
     assert "TV-43" in {v.reward.code for v in redemptions.rewards_for_partner(session, andi).items}
     with pytest.raises(RedemptionRefused) as refused:  # points first, then the address
-        redemptions.redeem(session, rina, reward_code="KAOS-MITRA", idempotency_key="wa:demo-2")
+        redemptions.redeem(
+            session, rina.wa_id, reward_code="KAOS-MITRA", idempotency_key="wa:demo-2"
+        )
     assert (refused.value.code, refused.value.points_short) == ("insufficient_points", 1500)

@@ -6,13 +6,17 @@ Create Date: 2027-01-11
 
 Self-contained on purpose (no imports from app/). PostgreSQL only: on SQLite the same
 transaction runs as Python statements (app/services/redemptions.py says which rules live
-where and why). ``mitra_redeem`` does what needs the partner's account row locked and
-nothing else: the replay check, the partner's status, the per-period limit count, the
-balance, the delivery address, the stock or voucher code, the spend (lots
-soonest-expiring first), the redemption row and the audit rows. Python decides
-beforehand what needs no lock (the reward's window and who it is for) and passes the
-verdict in, so the refusal order stays the one the module docstring states. The function
-answers with an outcome and never commits: a refusal is rolled back by its caller.
+where and why).
+
+``mitra_redeem`` is the mechanics of a redemption, not its rules: it finds the partner
+(by WhatsApp id) and the reward (by code), locks the partner's account row, and answers
+a replay; otherwise it sweeps nothing (``sweep`` asks the caller to expire due points
+first), checks the balance, saves a given address (goods need one), spends the points
+soonest-expiring lots first, takes a unit of stock or a voucher code, and writes the
+redemption and the audit rows. It returns what it found (the partner's status, role and
+region; the reward's window, eligibility lists and limit) so that Python judges the
+rules on them in the same transaction and rolls the whole call back when one refuses.
+The function never commits.
 """
 
 from collections.abc import Sequence
@@ -24,116 +28,134 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SIGNATURE = (
-    "mitra_redeem(integer, integer, text, text, integer, text, text, text, timestamptz, "
-    "text, integer, timestamptz, timestamptz, text, boolean)"
-)
+SIGNATURE = "mitra_redeem(text, text, text, text, timestamptz, text)"
 
+# OUT columns are named out_* so that none can be mistaken for a table's column inside.
 REDEEM = r"""
 CREATE OR REPLACE FUNCTION mitra_redeem(
-    p_partner_id integer,
-    p_reward_id integer,
+    p_wa_id text,
     p_reward_code text,
-    p_kind text,
-    p_cost integer,
-    p_reward_name text,
     p_key text,
     p_actor text,
     p_now timestamptz,
-    p_refusal text,
-    p_limit_count integer,
-    p_limit_from timestamptz,
-    p_limit_to timestamptz,
-    p_address text,
-    p_goods boolean
-) RETURNS TABLE (outcome text, redemption_id integer, balance bigint, stock_left integer)
+    p_address text
+) RETURNS TABLE (
+    outcome text,
+    out_partner_id integer,
+    out_partner_status text,
+    out_partner_role text,
+    out_partner_region text,
+    out_reward_id integer,
+    out_reward_kind text,
+    out_reward_cost integer,
+    out_reward_name_id text,
+    out_reward_name_en text,
+    out_reward_active boolean,
+    out_reward_starts_on date,
+    out_reward_ends_on date,
+    out_reward_roles json,
+    out_reward_regions json,
+    out_reward_tiers json,
+    out_reward_limit_count integer,
+    out_reward_limit_period text,
+    out_redemption_id integer,
+    out_redemption_no text,
+    out_redemption_status text,
+    out_balance bigint,
+    out_voucher_code text,
+    out_voucher_expires_at timestamptz,
+    out_delivery_address text,
+    out_stock_left integer
+)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_status text;
-    v_balance bigint;
+    v_partner integer;
+    v_reward integer;
+    v_kind text;
+    v_cost integer;
     v_address text;
+    v_balance bigint;
     v_id integer;
     v_no text;
+    v_description text;
     v_entry integer;
     v_need integer;
     v_take integer;
     v_lot record;
     v_code_id integer;
-    v_stock integer;
-    v_redemption_status text;
+    v_status text;
 BEGIN
-    -- The account row first (the ledger's lock order): replay and limit are exact.
-    SELECT p.status, a.balance, p.address INTO v_status, v_balance, v_address
-      FROM points_account a JOIN partner p ON p.id = a.partner_id
-     WHERE a.partner_id = p_partner_id
-       FOR UPDATE OF a;
+    SELECT p.id, p.status, p.role, p.region, p.address
+      INTO v_partner, out_partner_status, out_partner_role, out_partner_region, v_address
+      FROM partner p WHERE p.wa_id = p_wa_id;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'no_account', NULL::integer, NULL::bigint, NULL::integer;
-        RETURN;
+        outcome := 'no_partner'; RETURN NEXT; RETURN;
+    END IF;
+    out_partner_id := v_partner;
+    SELECT r.id, r.kind, r.cost, r.name_id, r.name_en, r.active, r.starts_on, r.ends_on,
+           r.roles, r.regions, r.tiers, r.limit_count, r.limit_period
+      INTO v_reward, v_kind, v_cost, out_reward_name_id, out_reward_name_en,
+           out_reward_active, out_reward_starts_on, out_reward_ends_on, out_reward_roles,
+           out_reward_regions, out_reward_tiers, out_reward_limit_count,
+           out_reward_limit_period
+      FROM reward r WHERE r.code = p_reward_code;
+    IF NOT FOUND THEN
+        outcome := 'no_reward'; RETURN NEXT; RETURN;
+    END IF;
+    out_reward_id := v_reward; out_reward_kind := v_kind; out_reward_cost := v_cost;
+
+    -- The account row first (the ledger's lock order): replay and limit are exact.
+    SELECT a.balance INTO v_balance FROM points_account a
+     WHERE a.partner_id = v_partner FOR UPDATE;
+    IF NOT FOUND THEN
+        outcome := 'no_account'; RETURN NEXT; RETURN;
     END IF;
     SELECT r.id INTO v_id FROM redemption r WHERE r.idempotency_key = p_key;
     IF FOUND THEN
-        RETURN QUERY SELECT 'replay', v_id, NULL::bigint, NULL::integer;
-        RETURN;
-    END IF;
-    IF v_status IN ('suspended', 'left') THEN
-        RETURN QUERY SELECT v_status, NULL::integer, NULL::bigint, NULL::integer;
-        RETURN;
-    END IF;
-    IF p_refusal IS NOT NULL THEN
-        RETURN QUERY SELECT p_refusal, NULL::integer, NULL::bigint, NULL::integer;
-        RETURN;
-    END IF;
-    IF p_limit_count IS NOT NULL AND (
-        SELECT count(*) FROM redemption r
-         WHERE r.partner_id = p_partner_id AND r.reward_id = p_reward_id
-           AND r.status <> 'cancelled'
-           AND r.created_at >= p_limit_from AND r.created_at <= p_limit_to
-    ) >= p_limit_count THEN
-        RETURN QUERY SELECT 'limit_reached', NULL::integer, NULL::bigint, NULL::integer;
-        RETURN;
+        outcome := 'replay'; out_redemption_id := v_id; RETURN NEXT; RETURN;
     END IF;
     -- Points past their expiry are not spendable: the caller sweeps them and calls again.
     IF EXISTS (
         SELECT 1 FROM points_lot l
-         WHERE l.partner_id = p_partner_id AND l.points_remaining > 0 AND l.expires_at < p_now
+         WHERE l.partner_id = v_partner AND l.points_remaining > 0 AND l.expires_at < p_now
     ) THEN
-        RETURN QUERY SELECT 'sweep', NULL::integer, NULL::bigint, NULL::integer;
-        RETURN;
+        outcome := 'sweep'; RETURN NEXT; RETURN;
     END IF;
-    IF v_balance < p_cost THEN
-        RETURN QUERY SELECT 'insufficient_points', NULL::integer, v_balance, NULL::integer;
-        RETURN;
+    out_balance := v_balance;
+    IF v_balance < v_cost THEN
+        outcome := 'insufficient_points'; RETURN NEXT; RETURN;
     END IF;
     -- The address after the points: a partner who cannot pay is never asked for one.
     IF p_address IS NOT NULL AND p_address IS DISTINCT FROM v_address THEN
         INSERT INTO audit_log (actor, action, entity, entity_id, details, created_at)
-        VALUES (p_actor, 'partner.set_address', 'partner', p_partner_id::text,
+        VALUES (p_actor, 'partner.set_address', 'partner', v_partner::text,
                 json_build_object('from', v_address, 'to', p_address), p_now);
-        UPDATE partner SET address = p_address WHERE id = p_partner_id;
+        UPDATE partner SET address = p_address WHERE id = v_partner;
         v_address := p_address;
     END IF;
-    IF p_goods AND (v_address IS NULL OR v_address = '') THEN
-        RETURN QUERY SELECT 'address_required', NULL::integer, NULL::bigint, NULL::integer;
-        RETURN;
+    IF v_kind IN ('merchandise', 'business_supply') THEN
+        IF v_address IS NULL OR v_address = '' THEN
+            outcome := 'address_required'; RETURN NEXT; RETURN;
+        END IF;
+        out_delivery_address := v_address;
     END IF;
 
     v_id := nextval(pg_get_serial_sequence('redemption', 'id')::regclass);
     v_no := 'RDM-' || lpad(v_id::text, 6, '0');
-    UPDATE points_account SET balance = points_account.balance - p_cost, updated_at = p_now
-     WHERE partner_id = p_partner_id
+    v_description := left('Redeemed: ' || out_reward_name_en || ' (' || v_no || ')', 200);
+    UPDATE points_account SET balance = points_account.balance - v_cost, updated_at = p_now
+     WHERE points_account.partner_id = v_partner
     RETURNING points_account.balance INTO v_balance;
     INSERT INTO ledger_entry (partner_id, delta, reason, reference_type, reference_id,
                               description, idempotency_key, balance_after, created_at)
-    VALUES (p_partner_id, -p_cost, 'redemption', 'redemption', v_no,
-            left('Redeemed: ' || p_reward_name || ' (' || v_no || ')', 200),
+    VALUES (v_partner, -v_cost, 'redemption', 'redemption', v_no, v_description,
             'redemption:' || v_no, v_balance, p_now)
     RETURNING id INTO v_entry;
-    v_need := p_cost;
+    v_need := v_cost;
     FOR v_lot IN
         -- No row locks needed: every writer of a partner's lots holds the account row.
         SELECT l.id, l.points_remaining FROM points_lot l
-         WHERE l.partner_id = p_partner_id AND l.points_remaining > 0
+         WHERE l.partner_id = v_partner AND l.points_remaining > 0
          ORDER BY l.expires_at, l.id
     LOOP
         v_take := least(v_need, v_lot.points_remaining);
@@ -144,62 +166,62 @@ BEGIN
         EXIT WHEN v_need = 0;
     END LOOP;
     IF v_need > 0 THEN
-        RAISE EXCEPTION 'lots of partner % short by % points', p_partner_id, v_need
+        RAISE EXCEPTION 'lots of partner % short by % points', v_partner, v_need
             USING ERRCODE = 'check_violation';
     END IF;
     -- Stock after the spend, as the Python path does (lock order: account, lots, then the
     -- reward row or a voucher code); out of stock is rolled back with the spend.
-    IF p_kind = 'voucher' THEN
+    IF v_kind = 'voucher' THEN
         UPDATE voucher_code
            SET status = 'issued', redemption_id = v_id, issued_at = p_now
          WHERE id = (
                 SELECT c.id FROM voucher_code c
-                 WHERE c.reward_id = p_reward_id AND c.status = 'available'
+                 WHERE c.reward_id = v_reward AND c.status = 'available'
                    AND c.expires_at > p_now
                  ORDER BY c.expires_at, c.id
                  LIMIT 1
                    FOR UPDATE SKIP LOCKED)
            AND status = 'available'
-        RETURNING id INTO v_code_id;
+        RETURNING id, code, expires_at INTO v_code_id, out_voucher_code, out_voucher_expires_at;
         IF v_code_id IS NULL THEN
-            RETURN QUERY SELECT 'out_of_stock', NULL::integer, NULL::bigint, NULL::integer;
-            RETURN;
+            outcome := 'out_of_stock'; RETURN NEXT; RETURN;
         END IF;
-        v_redemption_status := 'fulfilled';
+        v_status := 'fulfilled';
     ELSE
         UPDATE reward SET stock = stock - 1
-         WHERE id = p_reward_id AND stock > 0
-        RETURNING stock INTO v_stock;
-        IF NOT FOUND AND (SELECT stock FROM reward WHERE id = p_reward_id) IS NOT NULL THEN
-            RETURN QUERY SELECT 'out_of_stock', NULL::integer, NULL::bigint, NULL::integer;
-            RETURN;
+         WHERE id = v_reward AND stock > 0
+        RETURNING stock INTO out_stock_left;
+        IF NOT FOUND AND (SELECT stock FROM reward WHERE id = v_reward) IS NOT NULL THEN
+            outcome := 'out_of_stock'; RETURN NEXT; RETURN;
         END IF;
-        v_redemption_status := 'requested';
+        v_status := 'requested';
     END IF;
-
     INSERT INTO audit_log (actor, action, entity, entity_id, details, created_at)
     VALUES (p_actor, 'points.spend', 'ledger_entry', v_entry::text,
             json_build_object(
-                'partner_id', p_partner_id, 'delta', -p_cost, 'balance_after', v_balance,
+                'partner_id', v_partner, 'delta', -v_cost, 'balance_after', v_balance,
                 'reason', 'redemption', 'reference_type', 'redemption', 'reference_id', v_no,
-                'description', left('Redeemed: ' || p_reward_name || ' (' || v_no || ')', 200),
-                'idempotency_key', 'redemption:' || v_no),
+                'description', v_description, 'idempotency_key', 'redemption:' || v_no),
             p_now);
     INSERT INTO redemption (id, redemption_no, partner_id, reward_id, kind, status,
                             points_spent, balance_after, idempotency_key, voucher_code_id,
                             ledger_entry_id, delivery_address, created_at, updated_at)
-    VALUES (v_id, v_no, p_partner_id, p_reward_id, p_kind, v_redemption_status,
-            p_cost, v_balance, p_key, v_code_id, v_entry,
-            CASE WHEN p_goods THEN v_address END, p_now, p_now);
+    VALUES (v_id, v_no, v_partner, v_reward, v_kind, v_status, v_cost, v_balance, p_key,
+            v_code_id, v_entry, out_delivery_address, p_now, p_now);
     INSERT INTO audit_log (actor, action, entity, entity_id, details, created_at)
     VALUES (p_actor, 'redemption.create', 'redemption', v_no,
             json_build_object(
-                'partner_id', p_partner_id, 'reward', p_reward_code, 'kind', p_kind,
-                'status', v_redemption_status, 'points', p_cost, 'balance_after', v_balance,
+                'partner_id', v_partner, 'reward', p_reward_code, 'kind', v_kind,
+                'status', v_status, 'points', v_cost, 'balance_after', v_balance,
                 'ledger_entry_id', v_entry, 'voucher_code_id', v_code_id,
-                'stock_left', v_stock, 'idempotency_key', p_key),
+                'stock_left', out_stock_left, 'idempotency_key', p_key),
             p_now);
-    RETURN QUERY SELECT 'created', v_id, v_balance, v_stock;
+    outcome := 'created';
+    out_redemption_id := v_id;
+    out_redemption_no := v_no;
+    out_redemption_status := v_status;
+    out_balance := v_balance;
+    RETURN NEXT;
 END;
 $$
 """

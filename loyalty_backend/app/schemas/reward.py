@@ -24,7 +24,7 @@ from app.models.reward import GOODS_KINDS, LimitPeriod, RedemptionStatus, Reward
 from app.schemas.common import DateWindow, IdempotencyKey, UTCDatetime, _no_control_chars
 from app.schemas.points import MAX_POINTS_PER_ENTRY
 from app.services import rewards
-from app.services.redemptions import RewardView
+from app.services.redemptions import Receipt, RewardView
 from app.services.tiers import DEFAULT_TIERS
 
 TIER_CODES = frozenset(code for code, *_ in DEFAULT_TIERS)
@@ -269,31 +269,29 @@ class RedemptionOut(BaseModel):
 
     @classmethod
     def from_redemption(cls, redemption: Redemption) -> "RedemptionOut":
-        return cls(**_redemption_fields(redemption))
+        return cls.from_receipt(Receipt.of(redemption))
 
-
-def _redemption_fields(redemption: Redemption) -> dict[str, object]:
-    reward: Reward = redemption.reward
-    code = redemption.voucher_code
-    return {
-        "redemption_no": redemption.redemption_no,
-        "reward_code": reward.code,
-        "reward_name": Text(id=reward.name_id, en=reward.name_en),
-        "kind": RewardKind(redemption.kind),
-        "status": RedemptionStatus(redemption.status),
-        "status_label": Text(**rewards.status_label(redemption.status)),
-        "points_spent": redemption.points_spent,
-        "balance_after": redemption.balance_after,
-        "voucher_code": code.code if code else None,
-        "voucher_expires_at": code.expires_at if code else None,
-        "delivery_address": redemption.delivery_address,
-        "courier": redemption.courier,
-        "tracking_no": redemption.tracking_no,
-        "refunded_points": redemption.refunded_points,
-        "note": redemption.note,
-        "created_at": redemption.created_at,
-        "updated_at": redemption.updated_at,
-    }
+    @classmethod
+    def from_receipt(cls, receipt: Receipt) -> "RedemptionOut":
+        return cls(
+            redemption_no=receipt.redemption_no,
+            reward_code=receipt.reward_code,
+            reward_name=Text(**receipt.reward_name),
+            kind=RewardKind(receipt.kind),
+            status=RedemptionStatus(receipt.status),
+            status_label=Text(**rewards.status_label(receipt.status)),
+            points_spent=receipt.points_spent,
+            balance_after=receipt.balance_after,
+            voucher_code=receipt.voucher_code,
+            voucher_expires_at=receipt.voucher_expires_at,
+            delivery_address=receipt.delivery_address,
+            courier=receipt.courier,
+            tracking_no=receipt.tracking_no,
+            refunded_points=receipt.refunded_points,
+            note=receipt.note,
+            created_at=receipt.created_at,
+            updated_at=receipt.updated_at,
+        )
 
 
 class RedemptionListOut(BaseModel):
@@ -406,7 +404,7 @@ class AdminRedemptionOut(RedemptionOut):
     @classmethod
     def build(cls, redemption: Redemption, partner: PartnerRef) -> "AdminRedemptionOut":
         return cls(
-            **_redemption_fields(redemption),
+            **RedemptionOut.from_redemption(redemption).model_dump(),
             partner=partner,
             payout_ref=redemption.payout_ref,
         )

@@ -76,8 +76,9 @@ rows).
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -96,7 +97,16 @@ from app.models.reward import (
     RedemptionStatus,
     RewardKind,
 )
-from app.services import audit, fulfilment, ledger, notifications, rewards, tiers, vouchers
+from app.services import (
+    audit,
+    fulfilment,
+    ledger,
+    notifications,
+    partners,
+    rewards,
+    tiers,
+    vouchers,
+)
 from app.services.earn_rules import fmt_points, period_bounds
 from app.services.errors import (
     InsufficientPoints,
@@ -108,6 +118,7 @@ from app.services.errors import (
     RedemptionKeyConflict,
     RedemptionNotFound,
     RedemptionRefused,
+    RewardNotFound,
     TiersNotConfigured,
 )
 from app.services.ledger import KeyNamespace
@@ -154,6 +165,21 @@ class Unavailability:
     detail: str  # for the API's "detail" and logs (English, not for partners)
 
 
+class RewardRules(Protocol):
+    """What the rules read of a reward: a ``Reward`` row, or ``mitra_redeem``'s answer."""
+
+    id: int
+    code: str
+    active: bool
+    starts_on: date | None
+    ends_on: date | None
+    tiers: list[str]
+    roles: list[str]
+    regions: list[str]
+    limit_count: int | None
+    limit_period: str | None
+
+
 @dataclass(frozen=True)
 class RewardView:
     """A reward as one partner sees it now."""
@@ -176,9 +202,70 @@ class RewardCatalogue:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """A redemption as the partner is told about it (the API's body, the bot's answer)."""
+
+    redemption_id: int
+    redemption_no: str
+    reward_code: str
+    reward_name: Text
+    kind: str
+    status: str
+    points_spent: int
+    balance_after: int
+    voucher_code: str | None
+    voucher_expires_at: datetime | None
+    delivery_address: str | None
+    courier: str | None
+    tracking_no: str | None
+    refunded_points: int | None
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, redemption: Redemption) -> "Receipt":
+        reward, code = redemption.reward, redemption.voucher_code
+        return cls(
+            redemption_id=redemption.id,
+            redemption_no=str(redemption.redemption_no),
+            reward_code=reward.code,
+            reward_name={"id": reward.name_id, "en": reward.name_en},
+            kind=redemption.kind,
+            status=redemption.status,
+            points_spent=redemption.points_spent,
+            balance_after=redemption.balance_after,
+            voucher_code=code.code if code else None,
+            voucher_expires_at=code.expires_at if code else None,
+            delivery_address=redemption.delivery_address,
+            courier=redemption.courier,
+            tracking_no=redemption.tracking_no,
+            refunded_points=redemption.refunded_points,
+            note=redemption.note,
+            created_at=redemption.created_at,
+            updated_at=redemption.updated_at,
+        )
+
+
+@dataclass(frozen=True)
 class RedeemResult:
-    redemption: Redemption
+    """What ``redeem`` answers. ``receipt`` is built without reading the row again (on
+    PostgreSQL from ``mitra_redeem``'s own answer); ``redemption`` loads the row through
+    the session that redeemed (so only while that session is open)."""
+
+    receipt: Receipt
     created: bool  # False: the idempotency key was used before; this is that redemption
+    session: Session = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, session: Session, redemption: Redemption, created: bool) -> "RedeemResult":
+        return cls(Receipt.of(redemption), created, session)
+
+    @property
+    def redemption(self) -> Redemption:
+        found = self.session.get(Redemption, self.receipt.redemption_id)
+        assert found is not None
+        return found
 
 
 @dataclass(frozen=True)
@@ -226,7 +313,7 @@ def _both(words_id: Sequence[str], words_en: Sequence[str]) -> Text:
     return {"id": _joined(words_id, "dan"), "en": _joined(words_en, "and")}
 
 
-def _not_active(reward: Reward, today: date) -> Unavailability | None:
+def _not_active(reward: RewardRules, today: date) -> Unavailability | None:
     if not reward.active:
         return Unavailability(
             "not_active",
@@ -267,19 +354,23 @@ class _Facts:
     tier: str | None  # None when no reward needs it, or tiers are not configured
 
 
+def _tier_for(session: Session, partner_id: int, now: datetime) -> str | None:
+    try:
+        return tiers.progress(session, partner_id, now).current.code
+    except TiersNotConfigured:
+        return None
+
+
 def _facts(
     session: Session, partner: Partner, now: datetime, candidates: Sequence[Reward]
 ) -> _Facts:
     tier = None
     if any(reward.tiers for reward in candidates):
-        try:
-            tier = tiers.progress(session, partner.id, now).current.code
-        except TiersNotConfigured:
-            tier = None
+        tier = _tier_for(session, partner.id, now)
     return _Facts(partner.role, partner.region, tier)
 
 
-def _not_eligible(reward: Reward, facts: _Facts) -> Unavailability | None:
+def _not_eligible(reward: RewardRules, facts: _Facts) -> Unavailability | None:
     if reward.tiers and facts.tier not in reward.tiers:
         names = [code.capitalize() for code in reward.tiers]
         text = _both(names, names)
@@ -337,7 +428,7 @@ def _insufficient(short: int) -> Unavailability:
     )
 
 
-def _limit_reached(reward: Reward, again_on: date) -> Unavailability:
+def _limit_reached(reward: RewardRules, again_on: date) -> Unavailability:
     count, period = reward.limit_count or 0, reward.limit_period or "month"
     when, this = _day(again_on), _THIS_PERIOD[period]
     times_en = "once" if count == 1 else f"{count} times"
@@ -374,13 +465,19 @@ def _refused(problem: Unavailability, points_short: int | None = None) -> Redemp
 
 
 def _limit_problem(
-    session: Session, partner_id: int, reward: Reward, now: datetime
+    session: Session,
+    partner_id: int,
+    reward: RewardRules,
+    now: datetime,
+    *,
+    excluding: int | None = None,
 ) -> Unavailability | None:
-    """``limit_reached`` when the partner used up the reward's limit for this period."""
+    """``limit_reached`` when the partner used up the reward's limit for this period
+    (``excluding``: the redemption this transaction is making)."""
     if not reward.limit_count or not reward.limit_period:
         return None
     start, end = period_bounds(wib_date(now), reward.limit_period)
-    used = session.scalar(
+    query = (
         select(func.count())
         .select_from(Redemption)
         .where(
@@ -391,6 +488,9 @@ def _limit_problem(
             Redemption.created_at <= wib_end_of_day(end),
         )
     )
+    if excluding is not None:
+        query = query.where(Redemption.id != excluding)
+    used = session.scalar(query)
     if (used or 0) < reward.limit_count:
         return None
     return _limit_reached(reward, end + timedelta(days=1))
@@ -502,9 +602,18 @@ def reward_for_partner(
 # --- redeeming ---------------------------------------------------------------------------------
 
 
+@dataclass
+class _Attempt:
+    """Who and what a redemption attempt is about, once known (for the refusal's audit
+    row and for a racing request's replay)."""
+
+    partner_id: int | None = None
+    reward_id: int | None = None
+
+
 def redeem(
     session: Session,
-    partner: Partner,
+    wa_id: str,
     *,
     reward_code: str,
     idempotency_key: str,
@@ -512,55 +621,62 @@ def redeem(
     actor: str = "service",
     now: datetime | None = None,
 ) -> RedeemResult:
-    """Redeem a reward for ``partner`` (module docstring): one transaction, then, for an
-    e-wallet or cashback reward, the payout request.
+    """Redeem a reward for the partner with this WhatsApp id (module docstring): one
+    transaction, then, for an e-wallet or cashback reward, the payout request.
 
-    Raises RewardNotFound, RedemptionRefused (409: ``insufficient_points`` with
-    ``points_short``, ``out_of_stock``, ``not_eligible``, ``limit_reached``,
-    ``address_required``), RedemptionKeyConflict (the key was used for another partner
-    or reward), PartnerSuspended / PartnerLeft, InvalidRedemption (address too long).
+    Raises PartnerNotFound, RewardNotFound, RedemptionRefused (409:
+    ``insufficient_points`` with ``points_short``, ``out_of_stock``, ``not_eligible``,
+    ``limit_reached``, ``address_required``), RedemptionKeyConflict (the key was used for
+    another partner or reward), PartnerSuspended / PartnerLeft, InvalidRedemption
+    (address too long).
     """
     if in_write_transaction(session):
         raise RuntimeError("redeem commits before it asks for a payout: call it outside")
     now = now or utcnow()
     address = _clean_address(delivery_address)
-    reward = rewards.get_reward(session, reward_code)
-    partner_id = partner.id
+    code = rewards.normal_code(reward_code)
+    attempt = _Attempt()
     try:
         with write_transaction(session):
             if session.get_bind().dialect.name == "postgresql":
                 result = _redeem_in_database(
-                    session, partner, reward, idempotency_key, address, actor, now
+                    session, wa_id, code, idempotency_key, address, actor, now, attempt
                 )
             else:
+                partner = partners.get_by_wa_id(session, wa_id)
+                reward = rewards.get_reward(session, code)
+                attempt.partner_id, attempt.reward_id = partner.id, reward.id
                 result = _redeem_locked(
-                    session, partner_id, reward, idempotency_key, address, actor, now
+                    session, partner.id, reward, idempotency_key, address, actor, now
                 )
     except IntegrityError:
         # A racing request with the same key committed first (the key is UNIQUE).
         existing = _by_key(session, idempotency_key)
-        if existing is None:
+        if existing is None or attempt.partner_id is None or attempt.reward_id is None:
             raise
-        result = _replayed(existing, partner_id, reward)
+        result = _replayed(session, existing, attempt.partner_id, attempt.reward_id)
     except RedemptionRefused as refused:
-        _audit_refusal(session, partner_id, reward, refused, idempotency_key, actor, now)
+        if attempt.partner_id is not None:
+            _audit_refusal(session, attempt.partner_id, code, refused, idempotency_key, actor, now)
         raise
-    redemption = result.redemption
+    receipt = result.receipt
     if result.created:
         log.info(
             "reward redeemed",
             extra={
-                "redemption_no": redemption.redemption_no,
-                "reward": reward.code,
-                "wa_id": mask_wa_id(partner.wa_id),
-                "status": redemption.status,
+                "redemption_no": receipt.redemption_no,
+                "reward": code,
+                "wa_id": mask_wa_id(wa_id),
+                "status": receipt.status,
             },
         )
-    if _awaits_payout_request(redemption):
-        # A replay finds it still unpaid when the first attempt failed: ask again (the
-        # provider is idempotent per redemption_no).
-        redemption = request_payout(session, redemption.id, actor=actor, notify=False)
-        result = RedeemResult(redemption, result.created)
+    if receipt.kind in PAYOUT_KINDS and receipt.status == RedemptionStatus.REQUESTED.value:
+        redemption = result.redemption
+        if _awaits_payout_request(redemption):
+            # A replay finds it still unpaid when the first attempt failed: ask again (the
+            # provider is idempotent per redemption_no).
+            redemption = request_payout(session, redemption.id, actor=actor, notify=False)
+            result = RedeemResult.of(session, redemption, result.created)
     return result
 
 
@@ -617,7 +733,7 @@ def _redeem_locked(
         select(Redemption).where(Redemption.idempotency_key == key)
     ).one_or_none()
     if existing is not None:
-        return _replayed(existing, partner_id, reward)
+        return _replayed(session, existing, partner_id, reward.id)
     if status == PartnerStatus.SUSPENDED:
         raise PartnerSuspended()
     if status == PartnerStatus.LEFT:
@@ -696,101 +812,137 @@ def _redeem_locked(
         },
         now=now,
     )
-    return RedeemResult(redemption, created=True)
+    return RedeemResult.of(session, redemption, created=True)
 
 
 _REDEEM_IN_DATABASE = text(
-    "SELECT outcome, redemption_id, balance, stock_left FROM mitra_redeem("
-    ":partner_id, :reward_id, :reward_code, :kind, :cost, :reward_name, :key, :actor, :now, "
-    ":refusal, :limit_count, :limit_from, :limit_to, :address, :goods)"
+    "SELECT * FROM mitra_redeem(:wa_id, :reward_code, :key, :actor, :now, :address)"
 )
+
+
+@dataclass(frozen=True)
+class _RewardRules:
+    """The reward's columns the rules read, as ``mitra_redeem`` found them."""
+
+    id: int
+    code: str
+    active: bool
+    starts_on: date | None
+    ends_on: date | None
+    tiers: list[str]
+    roles: list[str]
+    regions: list[str]
+    limit_count: int | None
+    limit_period: str | None
 
 
 def _redeem_in_database(
     session: Session,
-    partner: Partner,
-    reward: Reward,
+    wa_id: str,
+    code: str,
     key: str,
     address: str | None,
     actor: str,
     now: datetime,
+    attempt: _Attempt,
 ) -> RedeemResult:
     """``_redeem_locked`` on PostgreSQL: one call of ``mitra_redeem`` (alembic 0009).
 
-    The same rules in the same order, split by what needs the lock. Here, before the
-    call: whether the reward is active and who it is for (the refusal is passed in, so a
-    replay still wins over it), and the limit's period. In the function, under the
-    account lock: replay, status, the limit count, balance, address, stock, and the
-    writes. Its outcome is turned into the same results and refusals as the Python path.
-    One round trip instead of thirteen statements is what lets redemptions keep up with
-    the database (bench/README.md, issue 18).
+    The function does the mechanics under the account lock (replay, balance, address,
+    spend, stock, rows, audit) and returns what it found; the rules are judged here, on
+    that, in the module docstring's order, inside the same transaction: a refusal rolls
+    back whatever the call wrote. So a redemption is one round trip, and the rules still
+    live only in this module (bench/README.md, issue 18).
     """
-    problem = _not_active(reward, wib_date(now))
-    if problem is not None:
-        # The contract's refusals name no "not_active" (as in _redeem_locked).
-        problem = Unavailability("not_eligible", problem.description, problem.detail)
-    else:
-        problem = _not_eligible(reward, _facts(session, partner, now, [reward]))
-    limit_from = limit_to = None
-    limit_end: date | None = None
-    if reward.limit_count and reward.limit_period:
-        start, limit_end = period_bounds(wib_date(now), reward.limit_period)
-        limit_from, limit_to = wib_start_of_day(start), wib_end_of_day(limit_end)
     params = {
-        "partner_id": partner.id,
-        "reward_id": reward.id,
-        "reward_code": reward.code,
-        "kind": reward.kind,
-        "cost": reward.cost,
-        "reward_name": reward.name_en,
+        "wa_id": wa_id,
+        "reward_code": code,
         "key": key,
         "actor": actor,
         "now": now,
-        "refusal": problem.code if problem else None,
-        "limit_count": reward.limit_count if limit_to else None,
-        "limit_from": limit_from,
-        "limit_to": limit_to,
         "address": address,
-        "goods": reward.kind in GOODS_KINDS,
     }
     row = session.execute(_REDEEM_IN_DATABASE, params).one()
     if row.outcome in ("no_account", "sweep"):
         # Rare: a partner without an account row, or points past their expiry (not
         # spendable; swept in this transaction, as ledger.spend does). Then once more.
         if row.outcome == "no_account":
-            ledger.ensure_account(session, partner.id, now)
+            ledger.ensure_account(session, row.out_partner_id, now)
         else:
-            ledger.expire_due_lots(session, now, partner_id=partner.id)
+            ledger.expire_due_lots(session, now, partner_id=row.out_partner_id)
         row = session.execute(_REDEEM_IN_DATABASE, params).one()
     outcome = row.outcome
-    if outcome == "created":
-        redemption = session.get(Redemption, row.redemption_id)
-        assert redemption is not None
-        if row.stock_left is not None:
-            set_committed_value(reward, "stock", row.stock_left)
-        if address is not None:
-            set_committed_value(partner, "address", address)
-        return RedeemResult(redemption, created=True)
+    if outcome == "no_partner":
+        raise PartnerNotFound()
+    if outcome == "no_reward":
+        raise RewardNotFound()
+    partner_id = attempt.partner_id = row.out_partner_id
+    attempt.reward_id = row.out_reward_id
     if outcome == "replay":
-        existing = session.get(Redemption, row.redemption_id)
+        existing = session.get(Redemption, row.out_redemption_id)
         assert existing is not None
-        return _replayed(existing, partner.id, reward)
-    if outcome == PartnerStatus.SUSPENDED:
+        return _replayed(session, existing, partner_id, row.out_reward_id)
+    if row.out_partner_status == PartnerStatus.SUSPENDED:
         raise PartnerSuspended()
-    if outcome == PartnerStatus.LEFT:
+    if row.out_partner_status == PartnerStatus.LEFT:
         raise PartnerLeft()
-    if outcome == "not_eligible" and problem is not None:
+    reward = _RewardRules(
+        id=row.out_reward_id,
+        code=code,
+        active=row.out_reward_active,
+        starts_on=row.out_reward_starts_on,
+        ends_on=row.out_reward_ends_on,
+        tiers=row.out_reward_tiers or [],
+        roles=row.out_reward_roles or [],
+        regions=row.out_reward_regions or [],
+        limit_count=row.out_reward_limit_count,
+        limit_period=row.out_reward_limit_period,
+    )
+    inactive = _not_active(reward, wib_date(now))
+    if inactive is not None:
+        # The contract's refusals name no "not_active" (as in _redeem_locked).
+        raise RedemptionRefused(
+            inactive.detail, code="not_eligible", description=inactive.description
+        )
+    facts = _Facts(
+        row.out_partner_role,
+        row.out_partner_region,
+        _tier_for(session, partner_id, now) if reward.tiers else None,
+    )
+    problem = _not_eligible(reward, facts) or _limit_problem(
+        session, partner_id, reward, now, excluding=row.out_redemption_id
+    )
+    if problem is not None:
         raise _refused(problem)
-    if outcome == "limit_reached" and limit_end is not None:
-        raise _refused(_limit_reached(reward, limit_end + timedelta(days=1)))
     if outcome == "insufficient_points":
-        short = reward.cost - int(row.balance)
+        short = row.out_reward_cost - int(row.out_balance)
         raise _refused(_insufficient(short), points_short=short)
     if outcome == "address_required":
         raise _address_required()
     if outcome == "out_of_stock":
         raise _refused(_out_of_stock())
-    raise RuntimeError(f"mitra_redeem answered {outcome!r}")
+    if outcome != "created":
+        raise RuntimeError(f"mitra_redeem answered {outcome!r}")
+    receipt = Receipt(
+        redemption_id=row.out_redemption_id,
+        redemption_no=row.out_redemption_no,
+        reward_code=code,
+        reward_name={"id": row.out_reward_name_id, "en": row.out_reward_name_en},
+        kind=row.out_reward_kind,
+        status=row.out_redemption_status,
+        points_spent=row.out_reward_cost,
+        balance_after=int(row.out_balance),
+        voucher_code=row.out_voucher_code,
+        voucher_expires_at=row.out_voucher_expires_at,
+        delivery_address=row.out_delivery_address,
+        courier=None,
+        tracking_no=None,
+        refunded_points=None,
+        note=None,
+        created_at=now,
+        updated_at=now,
+    )
+    return RedeemResult(receipt, created=True, session=session)
 
 
 def _ship_to(
@@ -863,10 +1015,12 @@ def _by_key(session: Session, key: str) -> Redemption | None:
     ).one_or_none()
 
 
-def _replayed(existing: Redemption, partner_id: int, reward: Reward) -> RedeemResult:
-    if existing.partner_id != partner_id or existing.reward_id != reward.id:
+def _replayed(
+    session: Session, existing: Redemption, partner_id: int, reward_id: int
+) -> RedeemResult:
+    if existing.partner_id != partner_id or existing.reward_id != reward_id:
         raise RedemptionKeyConflict()
-    return RedeemResult(existing, created=False)
+    return RedeemResult.of(session, existing, created=False)
 
 
 def _awaits_payout_request(redemption: Redemption) -> bool:
@@ -880,7 +1034,7 @@ def _awaits_payout_request(redemption: Redemption) -> bool:
 def _audit_refusal(
     session: Session,
     partner_id: int,
-    reward: Reward,
+    reward_code: str,
     refused: RedemptionRefused,
     key: str,
     actor: str,
@@ -896,7 +1050,7 @@ def _audit_refusal(
                 entity="partner",
                 entity_id=partner_id,
                 details={
-                    "reward": reward.code,
+                    "reward": reward_code,
                     "code": refused.code,
                     "points_short": refused.points_short,
                     "idempotency_key": key,
@@ -904,7 +1058,7 @@ def _audit_refusal(
                 now=now,
             )
     except Exception:  # the refusal itself must still reach the caller
-        log.exception("auditing a refused redemption failed", extra={"reward": reward.code})
+        log.exception("auditing a refused redemption failed", extra={"reward": reward_code})
 
 
 # --- fulfilment and cancellation ---------------------------------------------------------------

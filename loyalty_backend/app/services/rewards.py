@@ -79,11 +79,14 @@ def status_label(status: str) -> Text:
 # --- reading ----------------------------------------------------------------------------
 
 
+def normal_code(code: str) -> str:
+    """A reward code as stored: ``" vcr-50k"`` -> ``"VCR-50K"``."""
+    return code.strip().upper()
+
+
 def get_reward(session: Session, code: str) -> Reward:
     """The reward with this code (any state), or RewardNotFound."""
-    reward = session.scalars(
-        select(Reward).where(Reward.code == code.strip().upper())
-    ).one_or_none()
+    reward = session.scalars(select(Reward).where(Reward.code == normal_code(code))).one_or_none()
     if reward is None:
         raise RewardNotFound()
     return reward

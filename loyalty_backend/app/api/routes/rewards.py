@@ -92,10 +92,9 @@ def redeem(
     caller: PartnerActor,
 ) -> RedemptionOut:
     """Redeem a reward: points spent once per ``idempotency_key``."""
-    partner = partners.get_member(session, wa_id)
     result = redemptions.redeem(
         session,
-        partner,
+        wa_id,
         reward_code=body.reward_code,
         idempotency_key=body.idempotency_key,
         delivery_address=body.delivery_address,
@@ -103,7 +102,7 @@ def redeem(
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    return RedemptionOut.from_redemption(result.redemption)
+    return RedemptionOut.from_receipt(result.receipt)
 
 
 @router.get("/redemptions", response_model=RedemptionListOut)
