@@ -20,7 +20,7 @@ After the run the bench checks what must hold: every voucher code issued at most
 no negative balance, each balance equal to the sum of its ledger entries and of its lots.
 
     cd loyalty_backend && .venv/bin/python ../bench/redemption_bench.py
-        [--clients 16] [--processes 4] [--duration 20] [--partners 2000] [--json]
+        [--clients 16] [--processes CORES] [--duration 20] [--partners 2000] [--json]
 """
 
 import argparse
@@ -286,7 +286,13 @@ def _pgbench(url: str, schema: str, clients: int, duration: int) -> dict[str, An
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="client processes (default: one per core, as pgbench gets -j cores; more only "
+        "add context switches, fewer leave the clients bound by one interpreter lock)",
+    )
     parser.add_argument("--duration", type=int, default=20, help="seconds of each load")
     parser.add_argument("--partners", type=int, default=2000)
     parser.add_argument("--codes", type=int, default=40_000, help="VCR-50K codes in the pool")

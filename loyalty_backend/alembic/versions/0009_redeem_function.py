@@ -17,6 +17,10 @@ redemption and the audit rows. It returns what it found (the partner's status, r
 region; the reward's window, eligibility lists and limit) so that Python judges the
 rules on them in the same transaction and rolls the whole call back when one refuses.
 The function never commits.
+
+Also for the redemption's speed: two indexes that others cover are dropped, and
+``redemption.reward_id`` loses its foreign key (a check that locked the one hot reward row
+for every concurrent redemption); reward rows can no longer be deleted instead.
 """
 
 from collections.abc import Sequence
@@ -140,7 +144,7 @@ BEGIN
         out_delivery_address := v_address;
     END IF;
 
-    v_id := nextval(pg_get_serial_sequence('redemption', 'id')::regclass);
+    v_id := nextval('redemption_id_seq'::regclass);
     v_no := 'RDM-' || lpad(v_id::text, 6, '0');
     v_description := left('Redeemed: ' || out_reward_name_en || ' (' || v_no || ')', 200);
     UPDATE points_account SET balance = points_account.balance - v_cost, updated_at = p_now
@@ -227,11 +231,54 @@ $$
 """
 
 
+NO_REWARD_DELETE_PG = r"""
+CREATE FUNCTION mitra_reject_reward_delete() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'rewards are never deleted (redemptions refer to them): deactivate it'
+        USING ERRCODE = 'restrict_violation';
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    dialect = op.get_bind().dialect.name
+    # Two indexes that others already cover, written on every redemption for nothing:
+    # (partner_id, created_at) serves the limit count, the UNIQUE (lot_id,
+    # ledger_entry_id) the lookups by lot.
+    op.drop_index("ix_redemption_partner_id_reward_id_created_at", table_name="redemption")
+    op.drop_index("ix_lot_consumption_lot_id", table_name="lot_consumption")
+    # redemption.reward_id loses its foreign key (app/models/reward.py says why); a reward
+    # can no longer be deleted, so the reference still always resolves.
+    with op.batch_alter_table("redemption") as batch:
+        batch.drop_constraint("fk_redemption_reward_id_reward", type_="foreignkey")
+    if dialect == "postgresql":
+        op.execute(NO_REWARD_DELETE_PG)
+        op.execute(
+            "CREATE TRIGGER reward_no_delete BEFORE DELETE ON reward "
+            "FOR EACH ROW EXECUTE FUNCTION mitra_reject_reward_delete()"
+        )
         op.execute(REDEEM)
+    else:
+        op.execute(
+            "CREATE TRIGGER reward_no_delete BEFORE DELETE ON reward "
+            "BEGIN SELECT RAISE(ABORT, 'rewards are never deleted'); END"
+        )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
         op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
+        op.execute("DROP TRIGGER IF EXISTS reward_no_delete ON reward")
+        op.execute("DROP FUNCTION IF EXISTS mitra_reject_reward_delete()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS reward_no_delete")
+    with op.batch_alter_table("redemption") as batch:
+        batch.create_foreign_key("fk_redemption_reward_id_reward", "reward", ["reward_id"], ["id"])
+    op.create_index("ix_lot_consumption_lot_id", "lot_consumption", ["lot_id"])
+    op.create_index(
+        "ix_redemption_partner_id_reward_id_created_at",
+        "redemption",
+        ["partner_id", "reward_id", "created_at"],
+    )

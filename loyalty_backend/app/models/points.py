@@ -91,7 +91,8 @@ class LotConsumption(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("points_lot.id"), index=True)
+    # Looked up by lot through uq_lot_consumption_lot_entry (lot_id leads it).
+    lot_id: Mapped[int] = mapped_column(ForeignKey("points_lot.id"))
     ledger_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), index=True)
     points: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

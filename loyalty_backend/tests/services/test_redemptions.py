@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.clock import WIB, utcnow, wib_date, wib_end_of_day
@@ -21,6 +22,7 @@ from app.services.errors import (
     RedemptionRefused,
     RewardNotFound,
 )
+from tests.conftest import TestDB
 from tests.rewards_utils import (
     ADDRESS,
     add_codes,
@@ -677,3 +679,17 @@ def test_redeem_refuses_to_run_inside_a_transaction(session: Session) -> None:
     partner = funded_partner(session, 300)
     with pytest.raises(RuntimeError), write_transaction(session):
         redeem(session, partner, "TEST-A")
+
+
+def test_a_reward_cannot_be_deleted(db: TestDB, session: Session) -> None:
+    """redemption.reward_id has no foreign key (app/models/reward.py): the database keeps
+    the reference valid by refusing to delete rewards instead."""
+    make_reward(session, "TEST-KAOS", "merchandise", 200, stock=3)
+    partner = funded_partner(session, 500)
+    redeem(session, partner, "TEST-KAOS", delivery_address=ADDRESS)
+    session.commit()
+
+    with pytest.raises(DBAPIError, match="never deleted"), db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM reward WHERE code = 'TEST-KAOS'"))
+
+    assert stock_of(session, "TEST-KAOS") == 2
