@@ -42,35 +42,34 @@ CREATE OR REPLACE FUNCTION mitra_redeem(
     p_key text,
     p_actor text,
     p_now timestamptz,
-    p_address text
-) RETURNS TABLE (
-    outcome text,
-    out_partner_id integer,
-    out_partner_status text,
-    out_partner_role text,
-    out_partner_region text,
-    out_reward_id integer,
-    out_reward_kind text,
-    out_reward_cost integer,
-    out_reward_name_id text,
-    out_reward_name_en text,
-    out_reward_active boolean,
-    out_reward_starts_on date,
-    out_reward_ends_on date,
-    out_reward_roles json,
-    out_reward_regions json,
-    out_reward_tiers json,
-    out_reward_limit_count integer,
-    out_reward_limit_period text,
-    out_redemption_id integer,
-    out_redemption_no text,
-    out_redemption_status text,
-    out_balance bigint,
-    out_voucher_code text,
-    out_voucher_expires_at timestamptz,
-    out_delivery_address text,
-    out_stock_left integer
-)
+    p_address text,
+    OUT outcome text,
+    OUT out_partner_id integer,
+    OUT out_partner_status text,
+    OUT out_partner_role text,
+    OUT out_partner_region text,
+    OUT out_reward_id integer,
+    OUT out_reward_kind text,
+    OUT out_reward_cost integer,
+    OUT out_reward_name_id text,
+    OUT out_reward_name_en text,
+    OUT out_reward_active boolean,
+    OUT out_reward_starts_on date,
+    OUT out_reward_ends_on date,
+    OUT out_reward_roles json,
+    OUT out_reward_regions json,
+    OUT out_reward_tiers json,
+    OUT out_reward_limit_count integer,
+    OUT out_reward_limit_period text,
+    OUT out_redemption_id integer,
+    OUT out_redemption_no text,
+    OUT out_redemption_status text,
+    OUT out_balance bigint,
+    OUT out_voucher_code text,
+    OUT out_voucher_expires_at timestamptz,
+    OUT out_delivery_address text,
+    OUT out_stock_left integer
+) RETURNS record
 LANGUAGE plpgsql AS $$
 DECLARE
     v_partner integer;
@@ -93,7 +92,7 @@ BEGIN
       INTO v_partner, out_partner_status, out_partner_role, out_partner_region, v_address
       FROM partner p WHERE p.wa_id = p_wa_id;
     IF NOT FOUND THEN
-        outcome := 'no_partner'; RETURN NEXT; RETURN;
+        outcome := 'no_partner'; RETURN;
     END IF;
     out_partner_id := v_partner;
     SELECT r.id, r.kind, r.cost, r.name_id, r.name_en, r.active, r.starts_on, r.ends_on,
@@ -104,7 +103,7 @@ BEGIN
            out_reward_limit_period
       FROM reward r WHERE r.code = p_reward_code;
     IF NOT FOUND THEN
-        outcome := 'no_reward'; RETURN NEXT; RETURN;
+        outcome := 'no_reward'; RETURN;
     END IF;
     out_reward_id := v_reward; out_reward_kind := v_kind; out_reward_cost := v_cost;
 
@@ -112,22 +111,22 @@ BEGIN
     SELECT a.balance INTO v_balance FROM points_account a
      WHERE a.partner_id = v_partner FOR UPDATE;
     IF NOT FOUND THEN
-        outcome := 'no_account'; RETURN NEXT; RETURN;
+        outcome := 'no_account'; RETURN;
     END IF;
     SELECT r.id INTO v_id FROM redemption r WHERE r.idempotency_key = p_key;
     IF FOUND THEN
-        outcome := 'replay'; out_redemption_id := v_id; RETURN NEXT; RETURN;
+        outcome := 'replay'; out_redemption_id := v_id; RETURN;
     END IF;
     -- Points past their expiry are not spendable: the caller sweeps them and calls again.
     IF EXISTS (
         SELECT 1 FROM points_lot l
          WHERE l.partner_id = v_partner AND l.points_remaining > 0 AND l.expires_at < p_now
     ) THEN
-        outcome := 'sweep'; RETURN NEXT; RETURN;
+        outcome := 'sweep'; RETURN;
     END IF;
     out_balance := v_balance;
     IF v_balance < v_cost THEN
-        outcome := 'insufficient_points'; RETURN NEXT; RETURN;
+        outcome := 'insufficient_points'; RETURN;
     END IF;
     -- The address after the points: a partner who cannot pay is never asked for one.
     IF p_address IS NOT NULL AND p_address IS DISTINCT FROM v_address THEN
@@ -139,7 +138,7 @@ BEGIN
     END IF;
     IF v_kind IN ('merchandise', 'business_supply') THEN
         IF v_address IS NULL OR v_address = '' THEN
-            outcome := 'address_required'; RETURN NEXT; RETURN;
+            outcome := 'address_required'; RETURN;
         END IF;
         out_delivery_address := v_address;
     END IF;
@@ -188,7 +187,7 @@ BEGIN
            AND status = 'available'
         RETURNING id, code, expires_at INTO v_code_id, out_voucher_code, out_voucher_expires_at;
         IF v_code_id IS NULL THEN
-            outcome := 'out_of_stock'; RETURN NEXT; RETURN;
+            outcome := 'out_of_stock'; RETURN;
         END IF;
         v_status := 'fulfilled';
     ELSE
@@ -196,7 +195,7 @@ BEGIN
          WHERE id = v_reward AND stock > 0
         RETURNING stock INTO out_stock_left;
         IF NOT FOUND AND (SELECT stock FROM reward WHERE id = v_reward) IS NOT NULL THEN
-            outcome := 'out_of_stock'; RETURN NEXT; RETURN;
+            outcome := 'out_of_stock'; RETURN;
         END IF;
         v_status := 'requested';
     END IF;
@@ -225,7 +224,6 @@ BEGIN
     out_redemption_no := v_no;
     out_redemption_status := v_status;
     out_balance := v_balance;
-    RETURN NEXT;
 END;
 $$
 """
