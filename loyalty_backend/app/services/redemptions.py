@@ -29,11 +29,12 @@ first) and only then takes stock: ``UPDATE reward SET stock = stock - 1 WHERE st
 for goods, one voucher code for a voucher. This keeps the ledger's lock order (account
 row, lots, then stock or voucher rows), so concurrent redemptions cannot deadlock; a
 redemption that finds no stock rolls back with its spend. On PostgreSQL that transaction
-is one call of the server-side function ``mitra_redeem`` (alembic 0009):
-``_redeem_in_database`` decides here what needs no lock (active, eligibility, the limit's
-period) and maps the function's outcome to the same results and refusals; on SQLite
-``_redeem_locked`` runs it statement by statement. The tests run on both and compare the
-rows written. The same idempotency key again (same partner, same reward) answers with the
+is one round trip: the server-side function ``mitra_redeem`` (alembic 0009) does the
+mechanics (lock, replay, balance, address, spend, stock, rows, audit) and returns what it
+found of the partner and the reward; ``_redeem_in_database`` then judges the rules above
+on that, in the same transaction and the same order, and a refusal rolls the call back.
+So the rules are only here. On SQLite ``_redeem_locked`` runs the transaction statement
+by statement. The tests run on both and compare the rows written. The same idempotency key again (same partner, same reward) answers with the
 first redemption (``created=False``), also when two requests race: the key is UNIQUE. The
 same key for another partner or reward is ``RedemptionKeyConflict``.
 
