@@ -34,9 +34,11 @@ mechanics (lock, replay, balance, address, spend, stock, rows, audit) and return
 found of the partner and the reward; ``_redeem_in_database`` then judges the rules above
 on that, in the same transaction and the same order, and a refusal rolls the call back.
 So the rules are only here. On SQLite ``_redeem_locked`` runs the transaction statement
-by statement. The tests run on both and compare the rows written. The same idempotency key again (same partner, same reward) answers with the
-first redemption (``created=False``), also when two requests race: the key is UNIQUE. The
-same key for another partner or reward is ``RedemptionKeyConflict``.
+by statement. The tests run on both and compare the rows written.
+
+The same idempotency key again (same partner, same reward) answers with the first
+redemption (``created=False``), also when two requests race: the key is UNIQUE. The same
+key for another partner or reward is ``RedemptionKeyConflict``.
 
 What happens next depends on the kind:
 
@@ -79,7 +81,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import func, select, update
@@ -167,8 +169,10 @@ class Unavailability:
     detail: str  # for the API's "detail" and logs (English, not for partners)
 
 
-class RewardRules(Protocol):
-    """What the rules read of a reward: a ``Reward`` row, or ``mitra_redeem``'s answer."""
+@dataclass(frozen=True)
+class RewardRules:
+    """The reward's columns the rules read, as ``mitra_redeem`` found them (the rules
+    also take a ``Reward`` row)."""
 
     id: int
     code: str
@@ -315,7 +319,7 @@ def _both(words_id: Sequence[str], words_en: Sequence[str]) -> Text:
     return {"id": _joined(words_id, "dan"), "en": _joined(words_en, "and")}
 
 
-def _not_active(reward: RewardRules, today: date) -> Unavailability | None:
+def _not_active(reward: Reward | RewardRules, today: date) -> Unavailability | None:
     if not reward.active:
         return Unavailability(
             "not_active",
@@ -372,7 +376,7 @@ def _facts(
     return _Facts(partner.role, partner.region, tier)
 
 
-def _not_eligible(reward: RewardRules, facts: _Facts) -> Unavailability | None:
+def _not_eligible(reward: Reward | RewardRules, facts: _Facts) -> Unavailability | None:
     if reward.tiers and facts.tier not in reward.tiers:
         names = [code.capitalize() for code in reward.tiers]
         text = _both(names, names)
@@ -430,7 +434,7 @@ def _insufficient(short: int) -> Unavailability:
     )
 
 
-def _limit_reached(reward: RewardRules, again_on: date) -> Unavailability:
+def _limit_reached(reward: Reward | RewardRules, again_on: date) -> Unavailability:
     count, period = reward.limit_count or 0, reward.limit_period or "month"
     when, this = _day(again_on), _THIS_PERIOD[period]
     times_en = "once" if count == 1 else f"{count} times"
@@ -469,7 +473,7 @@ def _refused(problem: Unavailability, points_short: int | None = None) -> Redemp
 def _limit_problem(
     session: Session,
     partner_id: int,
-    reward: RewardRules,
+    reward: Reward | RewardRules,
     now: datetime,
     *,
     excluding: int | None = None,
@@ -835,22 +839,6 @@ def _call_mitra_redeem(session: Session, params: dict[str, object]) -> Any:
         return cursor.fetchone()
 
 
-@dataclass(frozen=True)
-class _RewardRules:
-    """The reward's columns the rules read, as ``mitra_redeem`` found them."""
-
-    id: int
-    code: str
-    active: bool
-    starts_on: date | None
-    ends_on: date | None
-    tiers: list[str]
-    roles: list[str]
-    regions: list[str]
-    limit_count: int | None
-    limit_period: str | None
-
-
 def _redeem_in_database(
     session: Session,
     wa_id: str,
@@ -901,7 +889,7 @@ def _redeem_in_database(
         raise PartnerSuspended()
     if row.out_partner_status == PartnerStatus.LEFT:
         raise PartnerLeft()
-    reward = _RewardRules(
+    reward = RewardRules(
         id=row.out_reward_id,
         code=code,
         active=row.out_reward_active,
