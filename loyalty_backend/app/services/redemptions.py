@@ -78,7 +78,7 @@ rows).
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -686,6 +686,32 @@ def redeem(
     return result
 
 
+def _check_rules(
+    session: Session,
+    partner_id: int,
+    reward: Reward | RewardRules,
+    facts: Callable[[], _Facts],
+    now: datetime,
+    *,
+    excluding: int | None = None,
+) -> None:
+    """The rules a redemption is refused by before its points are looked at, in the
+    module docstring's order: active, eligible, limit (``excluding``: the redemption this
+    transaction is making). ``facts`` is asked only for an active reward."""
+    inactive = _not_active(reward, wib_date(now))
+    if inactive is not None:
+        # The contract's refusals name no "not_active": it is one way of not being
+        # eligible now (the description says which).
+        raise RedemptionRefused(
+            inactive.detail, code="not_eligible", description=inactive.description
+        )
+    problem = _not_eligible(reward, facts()) or _limit_problem(
+        session, partner_id, reward, now, excluding=excluding
+    )
+    if problem is not None:
+        raise _refused(problem)
+
+
 def _clean_address(value: str | None) -> str | None:
     if value is None:
         return None
@@ -746,17 +772,7 @@ def _redeem_locked(
         raise PartnerLeft()
     partner = session.get(Partner, partner_id)
     assert partner is not None
-    inactive = _not_active(reward, wib_date(now))
-    if inactive is not None:
-        # The contract's refusals name no "not_active": it is one way of not being
-        # eligible now (the description says which).
-        raise RedemptionRefused(
-            inactive.detail, code="not_eligible", description=inactive.description
-        )
-    problem = _not_eligible(reward, _facts(session, partner, now, [reward]))
-    problem = problem or _limit_problem(session, partner_id, reward, now)
-    if problem is not None:
-        raise _refused(problem)
+    _check_rules(session, partner_id, reward, lambda: _facts(session, partner, now, [reward]), now)
     if balance < reward.cost:  # short even before expired points are swept
         raise _insufficient_refusal(session, partner_id, reward.cost, now)
 
@@ -901,22 +917,18 @@ def _redeem_in_database(
         limit_count=row.out_reward_limit_count,
         limit_period=row.out_reward_limit_period,
     )
-    inactive = _not_active(reward, wib_date(now))
-    if inactive is not None:
-        # The contract's refusals name no "not_active" (as in _redeem_locked).
-        raise RedemptionRefused(
-            inactive.detail, code="not_eligible", description=inactive.description
-        )
-    facts = _Facts(
-        row.out_partner_role,
-        row.out_partner_region,
-        _tier_for(session, partner_id, now) if reward.tiers else None,
+    _check_rules(
+        session,
+        partner_id,
+        reward,
+        lambda: _Facts(
+            row.out_partner_role,
+            row.out_partner_region,
+            _tier_for(session, partner_id, now) if reward.tiers else None,
+        ),
+        now,
+        excluding=row.out_redemption_id,
     )
-    problem = _not_eligible(reward, facts) or _limit_problem(
-        session, partner_id, reward, now, excluding=row.out_redemption_id
-    )
-    if problem is not None:
-        raise _refused(problem)
     if outcome == "insufficient_points":
         short = row.out_reward_cost - int(row.out_balance)
         raise _refused(_insufficient(short), points_short=short)
